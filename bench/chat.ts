@@ -1,0 +1,389 @@
+// bench/chat.ts — the chat room benchmark (`npm run bench:chat`): how many lines per second
+// the Q8 server fans out, how late they arrive, and how much memory a member costs.
+//
+// For each --clients N and each of --runs K runs it:
+//   1. starts a fresh server (`node --import tsx q8/Chat_Server.ts --port 0`, or the Python
+//      anchor with --server python) and reads HOST:PORT from its first line
+//   2. starts the load generator, bench/load.ts, as a separate process (so that it does not
+//      share the server's event loop), which logs in N members, then lets S senders send M
+//      lines each at full speed and then paced at R lines/s, and reports deliveries, order
+//      errors, latency, the server's memory (/proc/PID/status) and both processes' CPU time
+//   3. stops both (also on failure, timeout or Ctrl-C)
+// Then an idle run: --idle N members log in and do nothing -> memory per idle connection.
+// It prints a Markdown table of the medians of the K runs.
+//
+//   $ npm run bench:chat                                  # N = 10, 100, 500; ~3 minutes
+//   $ npm run bench:chat -- --clients 500 --runs 1 --mode full
+//   $ npm run bench:chat -- --server node,python         # the threaded Python anchor too
+
+import { Buffer } from "node:buffer";
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import path from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+const usage = `Usage: npm run bench:chat -- [options]
+  --clients LIST     members logged in, comma-separated (default 10,100,500)
+  --senders S        how many members send (default 10)
+  --messages M       lines per sender per mode (default 200)
+  --rate R           lines/s per sender in paced mode (default 20)
+  --mode LIST        full, paced or full,paced (default full,paced)
+  --idle N           also an idle run: N members log in, memory per idle connection
+                     (default 1000; 0 = no idle run)
+  --runs K           runs per setting; the table shows medians (default 3)
+  --server LIST      node (q8/Chat_Server.ts), python (bench/python_threaded_server.py)
+                     or node,python (default node)
+  --server-file F    run this TypeScript server instead of q8/Chat_Server.ts
+  --timeout S        bound on each phase, in seconds (default 60)
+  --help             show this help
+Progress goes to stderr, the Markdown table to stdout.`;
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      clients: { type: "string", default: "10,100,500" },
+      senders: { type: "string", default: "10" },
+      messages: { type: "string", default: "200" },
+      rate: { type: "string", default: "20" },
+      mode: { type: "string", default: "full,paced" },
+      idle: { type: "string", default: "1000" },
+      runs: { type: "string", default: "3" },
+      server: { type: "string", default: "node" },
+      "server-file": { type: "string", default: "q8/Chat_Server.ts" },
+      timeout: { type: "string", default: "60" },
+      help: { type: "boolean" },
+    },
+  }));
+} catch (error) {
+  console.error(`bench: ${(error as Error).message.split(". ")[0]} (see --help)`);
+  process.exit(2);
+}
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
+const clientCounts = values.clients.split(",").map((text) => wholeNumber("clients", text, 2, 9999));
+const senders = wholeNumber("senders", values.senders, 1, 9999);
+const messages = wholeNumber("messages", values.messages, 1, 1_000_000);
+const rate = Number(values.rate);
+if (!(rate > 0 && rate <= 100_000)) fail(`invalid --rate '${values.rate}': expected a number of lines per second`);
+const modes = values.mode.split(",");
+for (const mode of modes) if (mode !== "full" && mode !== "paced") fail(`invalid --mode '${mode}': expected full, paced or full,paced`);
+const idleCount = values.idle === "0" ? 0 : wholeNumber("idle", values.idle, 2, 9999);
+const runs = wholeNumber("runs", values.runs, 1, 100);
+const servers = values.server.split(",");
+for (const server of servers) if (server !== "node" && server !== "python") fail(`invalid --server '${server}': expected node, python or node,python`);
+const serverFile = values["server-file"];
+const timeoutSeconds = wholeNumber("timeout", values.timeout, 1, 3600);
+
+// Every child we start is killed when we leave, however we leave (an error, a timeout,
+// Ctrl-C): a benchmark must not leave a server holding ports and a core behind it.
+const children = new Set<ChildProcess>();
+function killChildren() {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+}
+process.on("exit", killChildren);
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(signal, () => {
+    console.error(`bench: ${signal}, stopping`);
+    killChildren();
+    process.exit(130);
+  });
+}
+
+// Each member is one file descriptor in the server and one in the generator. If the soft
+// limit (`ulimit -n`) is too low we raise it for the children only, through bash's ulimit.
+const largestN = Math.max(...clientCounts, idleCount);
+const neededFiles = largestN + 256;
+const [softFiles, hardFiles] = openFileLimits();
+let wrap = (argv: string[]) => argv;
+if (softFiles < neededFiles) {
+  if (hardFiles < neededFiles) fail(`${largestN} members need ${neededFiles} open files, but the hard limit is ${hardFiles} (ulimit -Hn)`);
+  wrap = (argv) => ["bash", "-c", `ulimit -n ${neededFiles} && exec "$0" "$@"`, ...argv];
+}
+
+// ---------------------------------------------------------------------------------------
+
+/** A child process whose output we keep line by line, with bounded waits. */
+class Spawned {
+  readonly child: ChildProcess;
+  readonly stdout: string[] = [];
+  readonly stderr: string[] = [];
+  #firstLine: Promise<string>;
+  #exited: Promise<number | null>;
+
+  constructor(argv: string[]) {
+    this.child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
+    children.add(this.child);
+    this.child.stdin!.on("error", () => {});
+    this.#exited = new Promise((resolve) => this.child.on("exit", (code) => {
+      children.delete(this.child);
+      resolve(code);
+    }));
+    this.child.on("error", () => {}); // a missing binary shows up as an exit code below
+    let resolveFirst: (line: string) => void;
+    this.#firstLine = new Promise((resolve) => (resolveFirst = resolve));
+    this.#collect(this.child.stdout!, this.stdout, (line) => resolveFirst(line));
+    this.#collect(this.child.stderr!, this.stderr, () => {});
+  }
+
+  // The server prints a line per message: we read and drop them (keeping the last few), so
+  // that a full pipe never blocks it.
+  #collect(stream: NodeJS.ReadableStream, into: string[], onLine: (line: string) => void) {
+    let pending = "";
+    stream.on("data", (bytes: Buffer) => {
+      pending += bytes.toString("utf8");
+      const parts = pending.split("\n");
+      pending = parts.pop()!;
+      for (const line of parts) {
+        onLine(line);
+        into.push(line);
+      }
+      if (into.length > 2000) into.splice(0, into.length - 1000);
+    });
+  }
+
+  firstLine(ms: number): Promise<string> {
+    return race(this.#firstLine, ms, () => `no first line from the server within ${ms / 1000} s: ${this.stderr.slice(-5).join(" | ")}`);
+  }
+
+  exit(ms: number): Promise<{ code: number | null }> {
+    return race(this.#exited.then((code) => ({ code })), ms, () => {
+      this.child.kill("SIGKILL");
+      return `the load generator did not finish within ${ms / 1000} s`;
+    });
+  }
+
+  async stop() {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill("SIGTERM");
+    try {
+      await race(this.#exited, 3000, () => "");
+    } catch {
+      this.child.kill("SIGKILL");
+      await this.#exited;
+    }
+  }
+}
+
+type Json = Record<string, unknown>;
+interface Row {
+  server: string;
+  clients: number;
+  mode: string;
+  phases: Json[]; // one per run (a "phase" record of bench/load.ts)
+  joins: Json[]; // one per run (its "joined" record)
+  failures: string[];
+}
+const rows = new Map<string, Row>();
+function row(server: string, clients: number, mode: string): Row {
+  const key = `${server} ${clients} ${mode}`;
+  let found = rows.get(key);
+  if (!found) rows.set(key, (found = { server, clients, mode, phases: [], joins: [], failures: [] }));
+  return found;
+}
+
+const loadBefore = loadavg();
+const started = Date.now();
+for (const server of servers) {
+  for (const clients of clientCounts) {
+    for (let run = 1; run <= runs; run++) {
+      await oneSession(server, clients, modes, `${server} N=${clients} run ${run}/${runs}`, modes.map((mode) => row(server, clients, mode)));
+    }
+  }
+  if (idleCount > 0) {
+    for (let run = 1; run <= runs; run++) {
+      await oneSession(server, idleCount, ["idle"], `${server} idle N=${idleCount} run ${run}/${runs}`, [row(server, idleCount, "idle")]);
+    }
+  }
+}
+const loadAfter = loadavg();
+
+/** One server, one generator: N joins, then the send phases; results go into `into`. */
+async function oneSession(server: string, clients: number, sessionModes: string[], label: string, into: Row[]) {
+  let serverProcess: Spawned | undefined;
+  let generator: Spawned | undefined;
+  try {
+    serverProcess = await startServer(server);
+    const address = await serverProcess.firstLine(20_000);
+    const match = /(\S+):(\d+)/.exec(address);
+    if (!match) throw new Error(`the server's first line names no HOST:PORT: "${address}"`);
+    const host = match[1]!.replace(/^\[|\]$/g, "");
+    const args = [
+      "--host", host === "0.0.0.0" ? "127.0.0.1" : host, "--port", match[2]!,
+      "--clients", String(clients), "--senders", String(senders), "--messages", String(messages),
+      "--rate", String(rate), "--modes", sessionModes.join(","), "--server-pid", String(serverProcess.child.pid),
+      "--join-timeout", String(timeoutSeconds), "--phase-timeout", String(timeoutSeconds),
+    ];
+    generator = new Spawned(wrap([process.execPath, "--import", "tsx", path.join(ROOT, "bench/load.ts"), ...args]));
+    const pacedSeconds = sessionModes.includes("paced") ? messages / rate : 0;
+    const budgetMs = (timeoutSeconds * (1 + sessionModes.length) + pacedSeconds + 30) * 1000;
+    const { code } = await generator.exit(budgetMs);
+    let phaseIndex = 0;
+    let joined: Json | undefined;
+    for (const line of generator.stdout) {
+      let record: Json;
+      try {
+        record = JSON.parse(line) as Json;
+      } catch {
+        continue;
+      }
+      if (record.type === "joined") {
+        joined = record;
+        for (const target of into) target.joins.push(record);
+        if (sessionModes[0] === "idle") into[0]!.phases.push(record);
+        progress(`${label}: ${clients} joined in ${fixed(record.joinSeconds, 2)} s, server RSS ${kib(record.rssBeforeKiB)} -> ${kib(record.rssAfterKiB)} (${kib(record.rssPerConnectionKiB)}/connection)`);
+      } else if (record.type === "phase") {
+        into[phaseIndex++]?.phases.push(record);
+        progress(`${label}: ${record.mode}: ${record.received}/${record.expected} delivered, ${rateText(record.deliveriesPerSecond)}, p50 ${ms(record.p50ms)}, p99 ${ms(record.p99ms)}` +
+          `, CPU server ${fixed(record.serverCpuSeconds, 2)} s / generator ${fixed(record.generatorCpuSeconds, 2)} s in ${fixed(record.wallSeconds, 2)} s` +
+          (record.problem ? ` — ${record.problem}` : "") + problems(record));
+      } else if (record.type === "error") {
+        throw new Error(String(record.message));
+      }
+    }
+    if (code !== 0 || !joined) throw new Error(`the load generator exited with code ${code}: ${generator.stderr.slice(-5).join(" | ")}`);
+    if (serverProcess.child.exitCode !== null || serverProcess.child.signalCode !== null) {
+      throw new Error(`the server died during the run (${serverProcess.child.exitCode ?? serverProcess.child.signalCode}): ${serverProcess.stderr.slice(-5).join(" | ")}`);
+    }
+  } catch (error) {
+    const message = (error as Error).message;
+    progress(`${label}: FAILED: ${message}`);
+    for (const target of into) target.failures.push(message);
+    if (serverProcess && serverProcess.stderr.length > 0) progress(`  server stderr: ${serverProcess.stderr.slice(-5).join(" | ")}`);
+  } finally {
+    generator?.child.kill("SIGKILL");
+    if (serverProcess) await serverProcess.stop();
+  }
+}
+
+function startServer(server: string): Promise<Spawned> {
+  const argv = server === "node"
+    ? [process.execPath, "--import", "tsx", path.resolve(ROOT, serverFile), "--port", "0"]
+    : ["python3", path.join(ROOT, "bench/python_threaded_server.py"), "--port", "0"];
+  return Promise.resolve(new Spawned(wrap(argv)));
+}
+
+// ---------------------------------------------------------------------------------------
+// The table.
+
+const lines: string[] = [];
+lines.push(`| server | N | mode | deliveries expected / received | lost / reordered / dup | deliveries/s | p50 | p99 | server RSS per connection | CPU: server / generator |`);
+lines.push(`| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |`);
+for (const { server, clients, mode, phases, joins, failures } of rows.values()) {
+  const name = server === "node" ? (serverFile === "q8/Chat_Server.ts" ? "Node (q8/Chat_Server.ts)" : `Node (${serverFile})`) : "Python, threaded";
+  const perConnection = kib(median(joins.map((join) => join.rssPerConnectionKiB)));
+  const failed = failures.length > 0 ? ` (${failures.length} run${failures.length > 1 ? "s" : ""} failed)` : "";
+  if (mode === "idle") {
+    lines.push(`| ${name} | ${clients} | idle | – | – | – | – | – | ${perConnection}${failed} | – |`);
+    continue;
+  }
+  const label = mode === "paced" ? `paced ${rate}/s × ${senders}` : `full speed × ${senders}`;
+  if (phases.length === 0) {
+    lines.push(`| ${name} | ${clients} | ${label} | – | – | – | – | – | ${perConnection} | – |${failed}`);
+    continue;
+  }
+  const expected = phases.map((phase) => Number(phase.expected));
+  const received = phases.map((phase) => Number(phase.received));
+  const worst = received.indexOf(Math.min(...received));
+  const delivery = received.every((value, i) => value === expected[i])
+    ? `${group(expected[0]!)} / ${group(received[0]!)}`
+    : `${group(expected[worst]!)} / **${group(received[worst]!)}** (worst run)`;
+  const sum = (key: string) => phases.reduce((total, phase) => total + Number(phase[key] ?? 0), 0);
+  const errors = `${sum("lost")} / ${sum("reordered")} / ${sum("duplicates")}` +
+    (sum("disconnects") > 0 ? `, ${sum("disconnects")} dropped` : "") + (sum("echoed") > 0 ? `, ${sum("echoed")} echoed` : "");
+  const serverShare = median(phases.map((phase) => (phase.serverCpuSeconds === null ? null : Number(phase.serverCpuSeconds) / Number(phase.wallSeconds))));
+  const generatorShare = median(phases.map((phase) => Number(phase.generatorCpuSeconds) / Number(phase.wallSeconds)));
+  lines.push(`| ${name} | ${clients} | ${label} | ${delivery} | ${errors} | ${rateText(median(phases.map((phase) => phase.deliveriesPerSecond)))} | ` +
+    `${ms(median(phases.map((phase) => phase.p50ms)))} | ${ms(median(phases.map((phase) => phase.p99ms)))} | ${perConnection} | ` +
+    `${percent(serverShare)} / ${percent(generatorShare)}${failed} |`);
+}
+
+const cpuModel = cpus()[0]?.model ?? "unknown CPU";
+console.log(`Chat benchmark: ${senders} senders × ${messages} lines per mode; paced = ${rate} lines/s per sender; ` +
+  `medians of ${runs} run${runs > 1 ? "s" : ""}; ${cpus().length} × ${cpuModel}, Node ${process.version}; ` +
+  `load average ${loadBefore[0]!.toFixed(2)} before, ${loadAfter[0]!.toFixed(2)} after; ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+console.log("");
+console.log(lines.join("\n"));
+console.log("");
+console.log("deliveries/s = chat lines received by all members together, from the first send to the last delivery; " +
+  "p50/p99 = receive time − send time (one clock: senders and receivers share the generator process); " +
+  "RSS per connection = (server VmRSS after the joins − before) / N; CPU = share of one core during the send phase.");
+const anyFailure = [...rows.values()].some((entry) => entry.failures.length > 0 ||
+  entry.phases.some((phase) => phase.type === "phase" && (Number(phase.received) !== Number(phase.expected) || Number(phase.reordered) > 0 || Number(phase.duplicates) > 0)));
+process.exitCode = anyFailure ? 1 : 0;
+
+// ---------------------------------------------------------------------------------------
+// Helpers.
+
+function race<T>(promise: Promise<T>, ms: number, why: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(why())), ms)))]).finally(() => clearTimeout(timer));
+}
+
+function openFileLimits(): [number, number] {
+  try {
+    const match = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(readFileSync("/proc/self/limits", "utf8"));
+    if (match) return [Number(match[1]) || Infinity, Number(match[2]) || Infinity];
+  } catch {
+    // not Linux: assume the limits are fine, the joins would fail loudly otherwise
+  }
+  return [Infinity, Infinity];
+}
+
+function median(values: unknown[]): number | null {
+  const numbers = values.filter((value): value is number => typeof value === "number" && Number.isFinite(value)).sort((a, b) => a - b);
+  if (numbers.length === 0) return null;
+  const middle = numbers.length >> 1;
+  return numbers.length % 2 ? numbers[middle]! : (numbers[middle - 1]! + numbers[middle]!) / 2;
+}
+
+function problems(record: Json): string {
+  const parts: string[] = [];
+  for (const key of ["lost", "reordered", "duplicates", "echoed", "strays", "unexpectedLines", "disconnects"]) {
+    if (Number(record[key]) > 0) parts.push(`${key} ${record[key]}`);
+  }
+  if (Array.isArray(record.unexpectedSamples) && record.unexpectedSamples.length > 0) parts.push(`e.g. ${record.unexpectedSamples[0]}`);
+  return parts.length > 0 ? ` — ${parts.join(", ")}` : "";
+}
+
+function progress(text: string) {
+  console.error(`bench: ${text}`);
+}
+
+function fixed(value: unknown, digits: number): string {
+  return typeof value === "number" ? value.toFixed(digits) : "?";
+}
+function group(value: number): string {
+  return value.toLocaleString("en-US");
+}
+function kib(value: unknown): string {
+  return typeof value === "number" ? `${value.toFixed(1)} KiB` : "?";
+}
+function ms(value: unknown): string {
+  return typeof value === "number" ? `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms` : "–";
+}
+function percent(value: number | null): string {
+  return value === null ? "?" : `${Math.round(value * 100)}%`;
+}
+function rateText(value: unknown): string {
+  if (typeof value !== "number") return "–";
+  return value >= 1e6 ? `${(value / 1e6).toFixed(2)} M/s` : `${(value / 1e3).toFixed(0)} k/s`;
+}
+
+function wholeNumber(name: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) fail(`invalid --${name} '${text}': expected a whole number from ${min} to ${max}`);
+  return value;
+}
+
+function fail(message: string): never {
+  console.error(`bench: ${message} (see --help)`);
+  process.exit(2);
+}

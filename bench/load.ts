@@ -1,0 +1,581 @@
+// bench/load.ts — the load generator of the chat benchmark (bench/chat.ts starts it; you
+// normally don't run it by hand). It runs as its own process so that it never shares an event
+// loop with the server it measures.
+//
+// What it does, against a chat server that speaks the Q8 wire format (CONTRACT.md):
+//   1. reads the server's memory (VmRSS in /proc/<pid>/status) before anyone connects
+//   2. connects --clients N sockets and logs each in as c0001, c0002, ...; waits until every
+//      client has seen its own join announcement and an announcement with "Member count=N"
+//   3. reads the server's memory again -> memory per connection
+//   4. for each --modes entry: the first --senders S clients send --messages M lines each,
+//      at full speed (as fast as the socket accepts them) or paced (--rate R lines/s per
+//      sender); every other member must receive every line, in order, exactly once
+//   5. prints one JSON object per phase on stdout and exits
+//
+// A chat line's text is "<phase> <seq> <sendMicros>": the phase number, the sequence number
+// within that sender, and performance.now() in whole microseconds at the moment of write().
+// The receivers run in this same process, so their clock is the same clock: latency is
+// simply receive time minus send time.
+//
+//   $ node --import tsx bench/load.ts --port 43392 --clients 100 --modes full --server-pid 1234
+
+import { Buffer } from "node:buffer";
+import { execFileSync } from "node:child_process";
+import { fstatSync, readFileSync } from "node:fs";
+import net from "node:net";
+import { performance } from "node:perf_hooks";
+import process from "node:process";
+import { parseArgs } from "node:util";
+
+const usage = `Usage: node --import tsx bench/load.ts --port P [options]
+  --host H            server address (default 127.0.0.1)
+  --port P            server port (required)
+  --clients N         members to log in (default 100)
+  --senders S         how many of them send (default 10)
+  --messages M        lines per sender per phase (default 200)
+  --rate R            lines/s per sender in paced mode (default 20)
+  --modes LIST        comma-separated phases: full, paced, idle (default full,paced)
+  --server-pid PID    read the server's RSS and CPU time from /proc/PID (optional)
+  --join-timeout S    bound on connecting and logging in everybody (default 60)
+  --phase-timeout S   bound on one send phase beyond its planned length (default 60)
+  --stall-timeout S   end a phase when nothing arrived for S seconds after the last send (default 5)
+  --settle-ms MS      wait before reading the server's RSS after the joins (default 500)
+  --help              show this help`;
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string" },
+      clients: { type: "string", default: "100" },
+      senders: { type: "string", default: "10" },
+      messages: { type: "string", default: "200" },
+      rate: { type: "string", default: "20" },
+      modes: { type: "string", default: "full,paced" },
+      "server-pid": { type: "string" },
+      "join-timeout": { type: "string", default: "60" },
+      "phase-timeout": { type: "string", default: "60" },
+      "stall-timeout": { type: "string", default: "5" },
+      "settle-ms": { type: "string", default: "500" },
+      help: { type: "boolean" },
+    },
+  }));
+} catch (error) {
+  console.error(`load: ${(error as Error).message.split(". ")[0]} (see --help)`);
+  process.exit(2);
+}
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
+const host = values.host;
+const port = wholeNumber("port", values.port ?? "", 1, 65535);
+const clientCount = wholeNumber("clients", values.clients, 1, 9999);
+const senderCount = Math.min(wholeNumber("senders", values.senders, 1, 9999), clientCount);
+const messageCount = wholeNumber("messages", values.messages, 1, 10_000_000);
+const rate = positiveNumber("rate", values.rate);
+const modes = values.modes.split(",").filter((mode) => mode !== "");
+for (const mode of modes) {
+  if (mode !== "full" && mode !== "paced" && mode !== "idle") fail(2, `unknown mode '${mode}' (full, paced, idle)`);
+}
+const serverPid = values["server-pid"] === undefined ? undefined : wholeNumber("server-pid", values["server-pid"], 1, 2 ** 31);
+const joinTimeoutMs = positiveNumber("join-timeout", values["join-timeout"]) * 1000;
+const phaseTimeoutMs = positiveNumber("phase-timeout", values["phase-timeout"]) * 1000;
+const stallTimeoutMs = positiveNumber("stall-timeout", values["stall-timeout"]) * 1000;
+const settleMs = wholeNumber("settle-ms", values["settle-ms"], 0, 600_000);
+
+// If the parent (bench/chat.ts) goes away, so do we: our stdin is its pipe, and the pipe's
+// end means the parent died without killing us.
+if (fstatSync(0).isFIFO()) {
+  process.stdin.on("end", () => process.exit(3));
+  process.stdin.on("error", () => process.exit(3));
+  process.stdin.resume();
+}
+
+// ---------------------------------------------------------------------------------------
+// Per-client state. Everything the hot path touches is a number or a typed array, so that
+// receiving a chat line allocates nothing.
+
+interface Client {
+  index: number; // 0-based; the name is c0001 for index 0
+  name: string;
+  socket: net.Socket;
+  carry: Buffer; // the start of a line whose "\n" has not arrived yet
+  carryLength: number;
+  joined: boolean; // saw its own "has joined" announcement
+  sawFinalCount: boolean; // saw an announcement ending in "Member count=N"
+  closed: boolean;
+  onJoined?: () => void;
+  onJoinFailed?: (why: string) => void;
+}
+
+const clients: Client[] = [];
+const finalCountBytes = Buffer.from(`Member count=${clientCount}`);
+let finalCountSeen = 0;
+let onFinalCountProgress: (() => void) | undefined;
+
+// Counters of the current send phase.
+let phase = 0; // 1, 2, ... while a send phase runs; 0 during the joins
+let expected = 0;
+let delivered = 0; // chat lines of the current phase received by someone
+let duplicates = 0; // a sequence number at or below one already received from that sender
+let reordered = 0; // a sequence number beyond the next one expected (something skipped)
+let echoed = 0; // a line that came back to its own sender
+let strays = 0; // chat lines of another phase, or not ours at all
+let unexpectedLines = 0; // server lines during a phase (e.g. someone "has left")
+const unexpectedSamples: string[] = [];
+let disconnects = 0;
+let latencies = new Uint32Array(0); // microseconds, one per delivery
+let firstSendMicros = 0;
+let lastDeliveryMicros = 0;
+let lastProgressMs = 0;
+let onPhaseProgress: (() => void) | undefined;
+// nextSeq[receiver * senderCount + sender] = the sequence number the receiver expects next.
+let nextSeq = new Int32Array(0);
+
+/** performance.now() in whole microseconds: the clock both senders and receivers use. */
+function nowMicros(): number {
+  return Math.floor(performance.now() * 1000);
+}
+
+// One read buffer shared by all sockets: with `onread`, Node reads straight into it and calls
+// our callback synchronously, so no Buffer is allocated per read and no stream machinery
+// runs per chunk. Partial lines are copied out (into `carry`) before the callback returns.
+const readBuffer = Buffer.allocUnsafe(1 << 17);
+
+function onBytes(client: Client, bytes: Buffer, count: number) {
+  const now = nowMicros(); // one timestamp per read: every line in it arrived together
+  const chunk = bytes.subarray(0, count);
+  let start = 0;
+  if (client.carryLength > 0) {
+    const newline = chunk.indexOf(10);
+    if (newline === -1) {
+      appendCarry(client, chunk, 0, count);
+      return;
+    }
+    appendCarry(client, chunk, 0, newline);
+    const line = client.carry;
+    const length = client.carryLength;
+    client.carryLength = 0;
+    onLine(client, line, 0, length, now);
+    start = newline + 1;
+  }
+  let newline: number;
+  while ((newline = chunk.indexOf(10, start)) !== -1) {
+    onLine(client, chunk, start, newline, now);
+    start = newline + 1;
+  }
+  if (start < count) appendCarry(client, chunk, start, count);
+}
+
+function appendCarry(client: Client, chunk: Buffer, from: number, to: number) {
+  const need = client.carryLength + (to - from);
+  if (need > client.carry.length) {
+    const bigger = Buffer.allocUnsafe(Math.max(need, client.carry.length * 2));
+    client.carry.copy(bigger, 0, 0, client.carryLength);
+    client.carry = bigger;
+  }
+  chunk.copy(client.carry, client.carryLength, from, to);
+  client.carryLength = need;
+}
+
+/** One received line, bytes [start, end) of `line` without the "\n". */
+function onLine(client: Client, line: Buffer, start: number, end: number, now: number) {
+  if (end > start && line[end - 1] === 13) end--; // a trailing "\r" is ignored
+  // Chat lines are "c0001: <phase> <seq> <micros>". Parse the digits straight from the bytes.
+  if (line[start] === 0x63 /* c */ && client.joined) {
+    let at = start + 1;
+    let sender = 0;
+    let digits = 0;
+    while (at < end && line[at]! >= 0x30 && line[at]! <= 0x39) {
+      sender = sender * 10 + line[at]! - 0x30;
+      at++;
+      digits++;
+    }
+    if (digits > 0 && line[at] === 0x3a /* : */ && line[at + 1] === 0x20) {
+      at += 2;
+      let linePhase = 0;
+      while (at < end && line[at] !== 0x20) linePhase = linePhase * 10 + line[at++]! - 0x30;
+      at++;
+      let seq = 0;
+      while (at < end && line[at] !== 0x20) seq = seq * 10 + line[at++]! - 0x30;
+      at++;
+      let sent = 0;
+      while (at < end) sent = sent * 10 + line[at++]! - 0x30;
+      const senderIndex = sender - 1;
+      if (linePhase !== phase || phase === 0 || senderIndex < 0 || senderIndex >= senderCount) {
+        strays++;
+        return;
+      }
+      if (senderIndex === client.index) echoed++;
+      const slot = client.index * senderCount + senderIndex;
+      const want = nextSeq[slot]!;
+      if (seq < want) duplicates++;
+      else {
+        if (seq > want) reordered++;
+        nextSeq[slot] = seq + 1;
+      }
+      if (delivered < latencies.length) latencies[delivered] = now > sent ? now - sent : 0;
+      delivered++;
+      lastDeliveryMicros = now;
+      if (delivered >= expected) onPhaseProgress?.();
+      return;
+    }
+  }
+  // Everything else is rare: announcements (joins, leaves), ERROR lines. Decode those.
+  onServerLine(client, line, start, end);
+}
+
+function onServerLine(client: Client, line: Buffer, start: number, end: number) {
+  if (!client.joined) {
+    const text = line.toString("utf8", start, end);
+    if (text.includes(` ${client.name} has joined.`)) {
+      client.joined = true;
+      client.onJoined?.();
+    } else if (text.startsWith("ERROR")) {
+      client.onJoinFailed?.(`${client.name} got "${text}"`);
+      return;
+    } else {
+      return; // e.g. someone else's announcement racing ours, or a greeting: not ours yet
+    }
+  }
+  if (phase > 0) {
+    unexpectedLines++;
+    if (unexpectedSamples.length < 5) unexpectedSamples.push(`${client.name} got "${line.toString("utf8", start, end)}"`);
+    return;
+  }
+  // During the joins, all we need is the announcement that counts everybody.
+  if (!client.sawFinalCount && end - start >= finalCountBytes.length &&
+      line.compare(finalCountBytes, 0, finalCountBytes.length, end - finalCountBytes.length, end) === 0) {
+    client.sawFinalCount = true;
+    finalCountSeen++;
+    onFinalCountProgress?.();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Step 2: connect and log in everybody, at most `window` logins in flight at once (a burst of
+// 1000 SYNs could overflow the listen backlog and cost a 1 s retransmission).
+
+async function joinEverybody(): Promise<void> {
+  const window = 50;
+  let next = 0;
+  let failure: string | undefined;
+  const deadline = Date.now() + joinTimeoutMs;
+  const startOne = (index: number) =>
+    new Promise<void>((resolve, reject) => {
+      const name = `c${String(index + 1).padStart(4, "0")}`;
+      const socket = net.connect({
+        host,
+        port,
+        noDelay: true,
+        onread: { buffer: readBuffer, callback: (count: number, bytes: Buffer) => (onBytes(client, bytes, count), true) },
+      });
+      const client: Client = { index, name, socket, carry: Buffer.allocUnsafe(256), carryLength: 0, joined: false, sawFinalCount: false, closed: false };
+      clients[index] = client;
+      client.onJoined = () => resolve();
+      client.onJoinFailed = (why) => reject(new Error(why));
+      socket.setNoDelay(true);
+      socket.on("connect", () => socket.write(`${name}\n`));
+      socket.on("error", (error) => {
+        if (!client.joined) reject(new Error(`${name}: ${error.message}`));
+      });
+      socket.on("close", () => {
+        client.closed = true;
+        if (!client.joined) reject(new Error(`${name}: the server closed the connection before the join`));
+        else {
+          disconnects++;
+          onPhaseProgress?.();
+        }
+      });
+    });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`joins timed out: ${clients.filter((c) => c?.joined).length}/${clientCount} joined, ${finalCountSeen} saw the final count`)), Math.max(0, deadline - Date.now()));
+    let running = 0;
+    let done = 0;
+    const pump = () => {
+      while (running < window && next < clientCount && failure === undefined) {
+        running++;
+        startOne(next++).then(
+          () => {
+            running--;
+            done++;
+            if (done === clientCount) resolve();
+            else pump();
+          },
+          (error: Error) => {
+            failure = error.message;
+            reject(error);
+          },
+        );
+      }
+    };
+    pump();
+  }).catch((error) => {
+    throw error;
+  });
+  // Everybody is in; wait until each one has also seen the announcement counting all N.
+  await waitFor(() => finalCountSeen >= clientCount, deadline, (callback) => (onFinalCountProgress = callback),
+    () => `joins timed out: ${finalCountSeen}/${clientCount} clients saw "Member count=${clientCount}"`);
+  onFinalCountProgress = undefined;
+}
+
+/** Resolves when `ready()` holds; checks whenever `subscribe`'s callback fires; rejects at `deadline`. */
+function waitFor(ready: () => boolean, deadline: number, subscribe: (callback: () => void) => void, why: () => string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (ready()) return resolve();
+    const timer = setTimeout(() => reject(new Error(why())), Math.max(0, deadline - Date.now()));
+    subscribe(() => {
+      if (ready()) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Step 4: one send phase.
+
+async function sendPhase(mode: "full" | "paced") {
+  phase++;
+  const receivers = clientCount - 1;
+  expected = senderCount * messageCount * receivers;
+  delivered = duplicates = reordered = echoed = strays = unexpectedLines = 0;
+  unexpectedSamples.length = 0;
+  const disconnectsBefore = disconnects;
+  latencies = new Uint32Array(expected);
+  nextSeq = new Int32Array(clientCount * senderCount);
+  lastDeliveryMicros = 0;
+  const cpuBefore = process.cpuUsage();
+  const serverCpuBefore = serverCpuSeconds();
+  const wallBefore = performance.now();
+  firstSendMicros = nowMicros();
+
+  const sending = mode === "full" ? sendFullSpeed() : sendPaced();
+  const plannedMs = mode === "paced" ? (messageCount / rate) * 1000 : 0;
+  const hardDeadline = Date.now() + plannedMs + phaseTimeoutMs;
+  let sendsDone = false;
+  let sendError: string | undefined;
+  sending.then(
+    () => {
+      sendsDone = true;
+      lastProgressMs = Date.now();
+    },
+    (error: Error) => {
+      sendsDone = true;
+      sendError = error.message;
+    },
+  );
+  // Wait for every delivery; give up when the hard deadline passes, or when nothing has
+  // arrived for --stall-timeout seconds after the last line was sent (lost lines never come).
+  let timedOut = "";
+  let lastDelivered = -1;
+  await new Promise<void>((resolve) => {
+    const finish = () => {
+      clearInterval(ticker);
+      onPhaseProgress = undefined;
+      resolve();
+    };
+    onPhaseProgress = () => {
+      if (sendsDone && delivered >= expected) finish();
+    };
+    const ticker = setInterval(() => {
+      if (delivered !== lastDelivered) {
+        lastDelivered = delivered;
+        lastProgressMs = Date.now();
+      }
+      if (sendsDone && delivered >= expected) finish();
+      else if (sendError !== undefined) finish();
+      else if (Date.now() > hardDeadline) {
+        timedOut = `phase timed out after ${((plannedMs + phaseTimeoutMs) / 1000).toFixed(0)} s`;
+        finish();
+      } else if (sendsDone && Date.now() - lastProgressMs > stallTimeoutMs) {
+        timedOut = `nothing arrived for ${stallTimeoutMs / 1000} s`;
+        finish();
+      }
+    }, 20);
+  });
+  const wallSeconds = (performance.now() - wallBefore) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const serverCpuAfter = serverCpuSeconds();
+  const sample = latencies.subarray(0, Math.min(delivered, latencies.length)).sort();
+  const percentile = (p: number) => (sample.length === 0 ? null : sample[Math.min(sample.length - 1, Math.floor(p * (sample.length - 1)))]! / 1000);
+  const spanSeconds = (lastDeliveryMicros - firstSendMicros) / 1e6;
+  emit({
+    type: "phase",
+    mode,
+    clients: clientCount,
+    senders: senderCount,
+    messages: messageCount,
+    rate: mode === "paced" ? rate : null,
+    expected,
+    received: delivered,
+    lost: Math.max(0, expected - delivered + duplicates),
+    duplicates,
+    reordered,
+    echoed,
+    strays,
+    unexpectedLines,
+    unexpectedSamples,
+    disconnects: disconnects - disconnectsBefore,
+    deliveriesPerSecond: spanSeconds > 0 ? delivered / spanSeconds : null,
+    spanSeconds,
+    p50ms: percentile(0.5),
+    p99ms: percentile(0.99),
+    maxMs: percentile(1),
+    wallSeconds,
+    generatorCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    generatorSystemSeconds: cpu.system / 1e6,
+    serverCpuSeconds: serverCpuBefore === null || serverCpuAfter === null ? null : serverCpuAfter - serverCpuBefore,
+    problem: sendError ?? (timedOut || null),
+  });
+}
+
+/**
+ * Full speed: round after round, every sender that the kernel is not pushing back on writes
+ * its next line. Between rounds we yield to the event loop so that the receivers' reads are
+ * timed when they happen, not after all 2,000 writes. A write() that returns false means the
+ * socket's buffer is full (backpressure): that sender waits for "drain".
+ */
+async function sendFullSpeed() {
+  const sent = new Int32Array(senderCount);
+  const blocked = new Uint8Array(senderCount);
+  let remaining = senderCount * messageCount;
+  let wake: (() => void) | undefined;
+  while (remaining > 0) {
+    let wrote = false;
+    for (let s = 0; s < senderCount; s++) {
+      if (blocked[s] || sent[s]! >= messageCount) continue;
+      const socket = clients[s]!.socket;
+      if (socket.destroyed) throw new Error(`sender ${clients[s]!.name} was disconnected`);
+      const ok = socket.write(`${phase} ${sent[s]} ${nowMicros()}\n`);
+      sent[s]!++;
+      remaining--;
+      wrote = true;
+      if (!ok) {
+        blocked[s] = 1;
+        socket.once("drain", () => {
+          blocked[s] = 0;
+          wake?.();
+        });
+      }
+    }
+    if (remaining === 0) break;
+    if (wrote) await new Promise<void>((resolve) => setImmediate(resolve));
+    else await new Promise<void>((resolve) => (wake = resolve));
+  }
+}
+
+/**
+ * Paced: each sender writes one line every 1/R seconds, on a schedule fixed in advance (so a
+ * late timer does not drift the rate), the senders' schedules spread evenly over the interval.
+ */
+async function sendPaced() {
+  const intervalMs = 1000 / rate;
+  const start = performance.now() + 5;
+  await Promise.all(
+    clients.slice(0, senderCount).map(async (client, s) => {
+      const offset = (intervalMs * s) / senderCount;
+      for (let seq = 0; seq < messageCount; seq++) {
+        const due = start + offset + seq * intervalMs;
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        if (client.socket.destroyed) throw new Error(`sender ${client.name} was disconnected`);
+        if (!client.socket.write(`${phase} ${seq} ${nowMicros()}\n`)) await new Promise((resolve) => client.socket.once("drain", resolve));
+      }
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// The server's resources, read from Linux's /proc (null elsewhere or without --server-pid).
+
+let clockTicks: number | undefined;
+function serverCpuSeconds(): number | null {
+  if (serverPid === undefined) return null;
+  try {
+    clockTicks ??= Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+    const stat = readFileSync(`/proc/${serverPid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks; // utime + stime
+  } catch {
+    return null;
+  }
+}
+
+function serverRssKiB(): number | null {
+  if (serverPid === undefined) return null;
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${serverPid}/status`, "utf8"));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+function emit(record: object) {
+  process.stdout.write(JSON.stringify(record) + "\n");
+}
+
+function fail(code: number, message: string): never {
+  console.error(`load: ${message}`);
+  process.exit(code);
+}
+
+function wholeNumber(name: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) fail(2, `invalid --${name} '${text}': expected a whole number from ${min} to ${max}`);
+  return value;
+}
+
+function positiveNumber(name: string, text: string): number {
+  const value = Number(text);
+  if (!(value > 0) || !Number.isFinite(value)) fail(2, `invalid --${name} '${text}': expected a positive number`);
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------
+// The steps.
+
+try {
+  // Step 1: the server's memory before anyone connects.
+  const rssBefore = serverRssKiB();
+  // Step 2: connect and log in everybody.
+  const joinStart = performance.now();
+  const cpuBefore = process.cpuUsage();
+  const serverCpuBefore = serverCpuSeconds();
+  await joinEverybody();
+  const joinSeconds = (performance.now() - joinStart) / 1000;
+  const joinCpu = process.cpuUsage(cpuBefore);
+  const serverCpuAfter = serverCpuSeconds();
+  // Step 3: let the server settle, then its memory again.
+  await new Promise((resolve) => setTimeout(resolve, settleMs));
+  const rssAfter = serverRssKiB();
+  emit({
+    type: "joined",
+    clients: clientCount,
+    joinSeconds,
+    rssBeforeKiB: rssBefore,
+    rssAfterKiB: rssAfter,
+    rssPerConnectionKiB: rssBefore === null || rssAfter === null ? null : (rssAfter - rssBefore) / clientCount,
+    generatorCpuSeconds: (joinCpu.user + joinCpu.system) / 1e6,
+    serverCpuSeconds: serverCpuBefore === null || serverCpuAfter === null ? null : serverCpuAfter - serverCpuBefore,
+  });
+  // Step 4: the send phases, each after a short pause so the previous one's stragglers and
+  // garbage do not bleed into it.
+  for (const mode of modes) {
+    if (mode === "idle") continue;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sendPhase(mode as "full" | "paced");
+  }
+  emit({ type: "done" });
+} catch (error) {
+  emit({ type: "error", message: (error as Error).message });
+  process.exitCode = 1;
+}
+// Step 5: hang up. Destroying the sockets (instead of sending "quit") spares the server
+// nothing, but the benchmark is over: the parent stops the server right after.
+for (const client of clients) client?.socket.destroy();
+process.exit();
