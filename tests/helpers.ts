@@ -17,11 +17,22 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
  * How a script is launched. `LAB_RUNTIME` picks the runtime (default `tsx`):
  * tsx  — this Node with tsx's loader (what `npx tsx file.ts` does, minus npx);
  * node — `node file.ts`, Node's own type stripping (Node >= 22.18; `LAB_NODE` names the binary);
- * deno — `deno run` with network access only (`LAB_DENO` names the binary);
+ * deno — `deno run --allow-net`: network access only, no file, environment or system access
+ *        (the scripts need nothing else; `LAB_DENO` names the binary);
  * bun  — `bun file.ts` (`LAB_BUN` names the binary).
+ * With `LAB_TRACE=1` (set by `npm run test:runtimes`) it also writes one `LAB_TRACE {...}` line to
+ * stderr naming the script and the test-file lines that launched it, so that the runtime matrix
+ * can tell which test exercised which script.
  */
 export function command(file: string, args: string[] = []): [string, string[]] {
   const script = path.join(ROOT, file);
+  if (process.env.LAB_TRACE === "1") {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 100;
+    const callers = (new Error().stack ?? "").match(/[^\s(]+\.test\.ts:\d+/g) ?? [];
+    Error.stackTraceLimit = limit;
+    process.stderr.write(`LAB_TRACE ${JSON.stringify({ script: file, callers })}\n`);
+  }
   switch (process.env.LAB_RUNTIME ?? "tsx") {
     case "tsx":
       return [process.execPath, ["--import", "tsx", script, ...args]];
