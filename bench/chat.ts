@@ -18,8 +18,8 @@
 
 import { Buffer } from "node:buffer";
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -40,6 +40,8 @@ const usage = `Usage: npm run bench:chat -- [options]
                      or node,python (default node)
   --server-file F    run this TypeScript server instead of q8/Chat_Server.ts
   --timeout S        bound on each phase, in seconds (default 60)
+  --cpu-prof DIR     write a V8 CPU profile of each Node server run into DIR
+                     (node --cpu-prof; open it in Chrome DevTools or VS Code)
   --help             show this help
 Progress goes to stderr, the Markdown table to stdout.`;
 
@@ -57,6 +59,7 @@ try {
       server: { type: "string", default: "node" },
       "server-file": { type: "string", default: "q8/Chat_Server.ts" },
       timeout: { type: "string", default: "60" },
+      "cpu-prof": { type: "string" },
       help: { type: "boolean" },
     },
   }));
@@ -81,6 +84,7 @@ const servers = values.server.split(",");
 for (const server of servers) if (server !== "node" && server !== "python") fail(`invalid --server '${server}': expected node, python or node,python`);
 const serverFile = values["server-file"];
 const timeoutSeconds = wholeNumber("timeout", values.timeout, 1, 3600);
+const profileDirectory = values["cpu-prof"] === undefined ? undefined : path.resolve(values["cpu-prof"]);
 
 // Every child we start is killed when we leave, however we leave (an error, a timeout,
 // Ctrl-C): a benchmark must not leave a server holding ports and a core behind it.
@@ -88,7 +92,12 @@ const children = new Set<ChildProcess>();
 function killChildren() {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 }
-process.on("exit", killChildren);
+// The servers' console output goes to a file in here (see `Spawned`); removed at the end.
+const scratch = mkdtempSync(path.join(tmpdir(), "bench-chat-"));
+process.on("exit", () => {
+  killChildren();
+  rmSync(scratch, { recursive: true, force: true });
+});
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(signal, () => {
     console.error(`bench: ${signal}, stopping`);
@@ -118,8 +127,15 @@ class Spawned {
   #firstLine: Promise<string>;
   #exited: Promise<number | null>;
 
-  constructor(argv: string[]) {
-    this.child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
+  /**
+   * Starts `argv`. With `stdoutFile`, the child's stdout goes to that file instead of a pipe:
+   * the server prints a line per chat message, and a pipe whose reader (this process) is
+   * slow to be scheduled on a busy machine would block those writes and slow the server down.
+   */
+  constructor(argv: string[], stdoutFile?: string) {
+    const stdoutFd = stdoutFile === undefined ? undefined : openSync(stdoutFile, "w");
+    this.child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ["pipe", stdoutFd ?? "pipe", "pipe"] });
+    if (stdoutFd !== undefined) closeSync(stdoutFd); // the child has its own copy
     children.add(this.child);
     this.child.stdin!.on("error", () => {});
     this.#exited = new Promise((resolve) => this.child.on("exit", (code) => {
@@ -127,14 +143,17 @@ class Spawned {
       resolve(code);
     }));
     this.child.on("error", () => {}); // a missing binary shows up as an exit code below
-    let resolveFirst: (line: string) => void;
-    this.#firstLine = new Promise((resolve) => (resolveFirst = resolve));
-    this.#collect(this.child.stdout!, this.stdout, (line) => resolveFirst(line));
+    if (stdoutFile === undefined) {
+      let resolveFirst: (line: string) => void;
+      this.#firstLine = new Promise((resolve) => (resolveFirst = resolve));
+      this.#collect(this.child.stdout!, this.stdout, (line) => resolveFirst(line));
+    } else {
+      this.#firstLine = firstLineOf(stdoutFile, this.#exited);
+    }
     this.#collect(this.child.stderr!, this.stderr, () => {});
   }
 
-  // The server prints a line per message: we read and drop them (keeping the last few), so
-  // that a full pipe never blocks it.
+  // We keep the last lines, for error messages.
   #collect(stream: NodeJS.ReadableStream, into: string[], onLine: (line: string) => void) {
     let pending = "";
     stream.on("data", (bytes: Buffer) => {
@@ -164,7 +183,7 @@ class Spawned {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.child.kill("SIGTERM");
     try {
-      await race(this.#exited, 3000, () => "");
+      await race(this.#exited, 5000, () => "");
     } catch {
       this.child.kill("SIGKILL");
       await this.#exited;
@@ -225,6 +244,7 @@ async function oneSession(server: string, clients: number, sessionModes: string[
     const pacedSeconds = sessionModes.includes("paced") ? messages / rate : 0;
     const budgetMs = (timeoutSeconds * (1 + sessionModes.length) + pacedSeconds + 30) * 1000;
     const { code } = await generator.exit(budgetMs);
+    if (code === null) throw new Error("the load generator was killed");
     let phaseIndex = 0;
     let joined: Json | undefined;
     for (const line of generator.stdout) {
@@ -238,7 +258,7 @@ async function oneSession(server: string, clients: number, sessionModes: string[
         joined = record;
         for (const target of into) target.joins.push(record);
         if (sessionModes[0] === "idle") into[0]!.phases.push(record);
-        progress(`${label}: ${clients} joined in ${fixed(record.joinSeconds, 2)} s, server RSS ${kib(record.rssBeforeKiB)} -> ${kib(record.rssAfterKiB)} (${kib(record.rssPerConnectionKiB)}/connection)`);
+        progress(`${label}: ${clients} joined in ${fixed(record.joinSeconds, 2)} s, server RSS ${kib(record.rssBeforeKiB)} -> ${kib(record.rssAfterKiB)} (${kib(record.rssPerConnectionKiB)}/connection), CPU server ${fixed(record.serverCpuSeconds, 2)} s / generator ${fixed(record.generatorCpuSeconds, 2)} s`);
       } else if (record.type === "phase") {
         into[phaseIndex++]?.phases.push(record);
         progress(`${label}: ${record.mode}: ${record.received}/${record.expected} delivered, ${rateText(record.deliveriesPerSecond)}, p50 ${ms(record.p50ms)}, p99 ${ms(record.p99ms)}` +
@@ -265,9 +285,9 @@ async function oneSession(server: string, clients: number, sessionModes: string[
 
 function startServer(server: string): Promise<Spawned> {
   const argv = server === "node"
-    ? [process.execPath, "--import", "tsx", path.resolve(ROOT, serverFile), "--port", "0"]
+    ? [process.execPath, ...(profileDirectory ? ["--cpu-prof", "--cpu-prof-dir", profileDirectory] : []), "--import", "tsx", path.resolve(ROOT, serverFile), "--port", "0"]
     : ["python3", path.join(ROOT, "bench/python_threaded_server.py"), "--port", "0"];
-  return Promise.resolve(new Spawned(wrap(argv)));
+  return Promise.resolve(new Spawned(wrap(argv), path.join(scratch, "server-stdout.txt")));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -321,6 +341,21 @@ process.exitCode = anyFailure ? 1 : 0;
 
 // ---------------------------------------------------------------------------------------
 // Helpers.
+
+/** Polls `file` until it holds a whole first line (or the process exits). */
+async function firstLineOf(file: string, exited: Promise<unknown>): Promise<string> {
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const deadline = Date.now() + 60_000; // firstLine() gives up earlier; this only ends the polling
+  while (Date.now() < deadline) {
+    const text = readFileSync(file, "utf8");
+    const newline = text.indexOf("\n");
+    if (newline !== -1) return text.slice(0, newline);
+    if (gone) throw new Error(`the server exited before printing its address${text ? `: "${text}"` : ""}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error("no first line from the server");
+}
 
 function race<T>(promise: Promise<T>, ms: number, why: () => string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
