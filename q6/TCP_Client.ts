@@ -20,8 +20,12 @@
 //   -41.76
 //   > 12 +
 //   Client: Invalid input "12 +": expected <number> <op> <number>, e.g. 12 + 42
+//   > 4.5 / -6
+//   -0.75
 //   > 10 / 0
 //   ERROR division by zero
+//   > 0.1 + 0.2
+//   0.3
 //   > q
 //
 // It also reads piped input: `printf '12 + 42\nq\n' | npx tsx q6/TCP_Client.ts` prints `54`.
@@ -106,8 +110,10 @@ if (isMainModule()) {
   const interactive = process.stdin.isTTY === true;
   const input = readline.createInterface({ input: process.stdin, output: process.stdout, terminal: interactive, prompt: "> " });
   if (interactive) input.prompt();
+  let typedQ = false;
   for await (const line of input) {
-    if (line.trim() === "q") break;
+    typedQ = line.trim() === "q";
+    if (typedQ) break;
     // An empty line is not sent: we ask again, as a shell does.
     if (line.trim() !== "") {
       // Q6: "if the input is not correctly formatted, a warning is displayed to the user".
@@ -133,6 +139,7 @@ if (isMainModule()) {
   // `q` (or the end of the input: Ctrl-D, or the end of a pipe) ends the session: we send `q`
   // and wait for the server to close its side, which tells us it has ended the session.
   quitting = true;
+  if (interactive && !typedQ) console.log(); // end the prompt's line after Ctrl-D or Ctrl-C
   clientSocket.write("q\n");
   const timer = setTimeout(() => serverGone("the server did not close the connection after q"), 5000);
   await once(clientSocket, "close");

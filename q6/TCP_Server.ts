@@ -16,24 +16,26 @@
 //
 //   $ npx tsx q6/TCP_Server.ts
 //   Server started on 127.0.0.1:43390 ...waiting for a connection from the client
-//   Connection initiated from 127.0.0.1:41424
-//   Server: session started with "Alice" from 127.0.0.1:41424
+//   Connection initiated from 127.0.0.1:43060
+//   Server: session started with "Alice" from 127.0.0.1:43060
 //   Server: Alice sent: 12 + 42
 //   Server: replied to Alice: 54
-//   Server: 127.0.0.1:41436 connected and waits until the session with "Alice" ends
-//   Server: Alice sent: 4.5 / -6
-//   Server: replied to Alice: -0.75
+//   Server: Alice sent: 3.24 - 45
+//   Server: replied to Alice: -41.76
+//   Server: 127.0.0.1:41382 connected and waits until the session with "Alice" ends
 //   Server: Alice sent: 10 / 0
 //   Server: replied to Alice: ERROR division by zero
 //   Server: Alice sent: q
 //   Session ended
-//   Connection initiated from 127.0.0.1:41436
-//   Server: session started with "Bob" from 127.0.0.1:41436
-//   Server: Bob sent: 0.1 + 0.2
-//   Server: replied to Bob: 0.3
-//   Server: Bob closed the connection without sending q
+//   Connection initiated from 127.0.0.1:41382
+//   Server: session started with "Bob" from 127.0.0.1:41382
+//   Server: Bob sent: 2 * 3
+//   Server: replied to Bob: 6
+//   Server: Bob sent: q
 //   Session ended
 //   ^CServer: SIGINT received, closing 0 connection(s) and exiting
+//
+// (Alice's `12 +` never arrives: her client warned her and sent nothing.)
 
 import { Buffer } from "node:buffer";
 import { on, once } from "node:events";
