@@ -10,7 +10,14 @@
 //   npx tsx q3/UDP_Server.ts
 //   npx tsx q3/UDP_Client.ts                  # --host 192.168.1.23 reaches another computer
 //
-//   TRANSCRIPT
+//   $ npx tsx q3/UDP_Client.ts --count 4
+//   Client: SEND_TIME -> 11:50:23
+//   Client: SEND_DATE -> 2026-11-24
+//   Client: SEND_DATE -> 2026-11-24
+//   Client: SEND_DATE -> 2026-11-24
+//   $ npx tsx q3/UDP_Client.ts --count 2          # after the server was stopped
+//   Client: SEND_TIME -> no reply from 127.0.0.1:43388 within 2 s (is the server running there? check --host, --port and the server's firewall)
+//   Client: SEND_DATE -> no reply from 127.0.0.1:43388 within 2 s (is the server running there? check --host, --port and the server's firewall)
 
 import type { Buffer } from "node:buffer";
 import dgram from "node:dgram";

@@ -10,7 +10,17 @@
 //   npx tsx q3/UDP_Server.ts                  # --host 0.0.0.0 lets other computers in
 //   npx tsx q3/UDP_Client.ts
 //
-//   TRANSCRIPT
+//   $ npx tsx q3/UDP_Server.ts
+//   Server started on 127.0.0.1:43388 ...waiting for requests
+//   Server: request "SEND_TIME" from 127.0.0.1:36050 -> 11:50:23
+//   Server: request "SEND_DATE" from 127.0.0.1:51148 -> 2026-11-24
+//   Server: request "SEND_DATE" from 127.0.0.1:37717 -> 2026-11-24
+//   Server: request "SEND_DATE" from 127.0.0.1:54192 -> 2026-11-24
+//   Server: request "send_time" from 127.0.0.1:58980 -> ERROR unknown request "send_time": send SEND_DATE or SEND_TIME
+//   ^CServer: SIGINT received, socket closed, exiting
+//
+// (Each request comes from a new port: the client opens a fresh socket per request, see
+// q3/UDP_Client.ts. The lower-case request came from a hand-written Python client.)
 
 import type { Buffer } from "node:buffer";
 import dgram from "node:dgram";
@@ -60,6 +70,8 @@ if (isMainModule()) {
   const bound = serverSocket.address();
   console.log(`Server started on ${bound.address}:${bound.port} ...waiting for requests`);
 
+  // Close the connection.
+  // Python:  s.close()
   // The template closes its socket after one exchange; this server runs until stopped.
   // Ctrl-C (SIGINT) or `kill` (SIGTERM) would otherwise end Node with a non-zero status and
   // leave the close to the operating system: we close the socket ourselves and exit 0.
