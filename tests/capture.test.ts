@@ -1,0 +1,167 @@
+// `npm run capture` (tools/capture.ts): the loopback capture behind Q5. These tests run the
+// real tool, which runs the real lab scripts under tshark, and read the packet lists it saves:
+// the handshake, both directions' payloads in plain text and the FINs must appear, in order.
+// They use `--free-ports`: other tests may aim clients at the pairs' default ports meanwhile.
+// Without tshark, or without root to capture, they skip and say why.
+
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import process from "node:process";
+import { after, before, describe, test } from "node:test";
+import { ROOT } from "./helpers.ts";
+
+const tshark = spawnSync("tshark", ["--version"], { timeout: 15_000 });
+const skip = tshark.error || tshark.status !== 0
+  ? "tshark is not installed (Debian: apt-get install tshark)"
+  : process.getuid?.() !== 0
+    ? "capturing on lo needs root"
+    : false;
+if (skip) console.log(`# capture tests skipped: ${skip}`);
+
+/**
+ * Runs a tool as `npm run` would (this Node with tsx, whatever LAB_RUNTIME the lab scripts are
+ * tested under) and returns its exit code and output; killed after `ms`.
+ */
+async function runTool(file: string, args: string[], ms: number, env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, file), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
+  child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
+  const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+  const [code] = (await once(child, "close")) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr, pid: child.pid! };
+}
+
+/** One row of a saved packet list. */
+interface Row {
+  number: number;
+  from: "client" | "server";
+  to: "client" | "server";
+  flags: string;
+  length: number;
+  payload: string;
+  note: string;
+}
+
+// The row format tools/capture.ts writes: No., time, "side addr:port" twice, flags (or "(UDP)"),
+// Seq and Ack (TCP only), Len, the payload as a JSON string, an optional "<- note".
+const ROW = /^\s*(\d+)\s+\d+\.\d+\s+(client|server) \S+\s+(client|server) \S+\s+(\S+)\s+(?:\d+\s+\d+\s+)?(\d+)(?:\s+("(?:[^"\\]|\\.)*"))?(?:\s+<- (.*))?$/;
+
+function rows(text: string): Row[] {
+  const found: Row[] = [];
+  for (const line of text.split("\n")) {
+    const match = ROW.exec(line);
+    if (!match) continue;
+    found.push({
+      number: Number(match[1]),
+      from: match[2] as Row["from"],
+      to: match[3] as Row["to"],
+      flags: match[4]!,
+      length: Number(match[5]),
+      payload: match[6] ? (JSON.parse(match[6]) as string) : "",
+      note: match[7] ?? "",
+    });
+  }
+  return found;
+}
+
+/** Index of the first row at or after `from` that satisfies `test`; fails the test if none. */
+function indexOf(list: Row[], from: number, what: string, predicate: (row: Row) => boolean): number {
+  const index = list.findIndex((row, i) => i >= from && predicate(row));
+  assert.notEqual(index, -1, `no ${what} after row ${from}: ${JSON.stringify(list, null, 1)}`);
+  return index;
+}
+
+/** The bytes one side sent, in order, joined (TCP may split or merge messages across segments). */
+const sent = (list: Row[], side: "client" | "server") => list.filter((row) => row.from === side).map((row) => row.payload).join("");
+
+/** Asserts the three-way handshake is the first three segments of `list`. */
+function assertHandshake(list: Row[]) {
+  assert.ok(list.length >= 3, "fewer than three packets");
+  assert.deepEqual(
+    list.slice(0, 3).map((row) => [row.from, row.flags, row.length]),
+    [["client", "SYN", 0], ["server", "SYN/ACK", 0], ["client", "ACK", 0]],
+    "the first three segments are not SYN, SYN/ACK, ACK",
+  );
+  assert.match(list[0]!.note, /handshake 1\/3/);
+  assert.match(list[2]!.note, /handshake 3\/3/);
+}
+
+describe("npm run capture", { skip }, () => {
+  let out = "";
+  let stdout = "";
+  let code: number | null = null;
+
+  before(async () => {
+    out = mkdtempSync(path.join(os.tmpdir(), "capture-test-"));
+    const run = await runTool("tools/capture.ts", ["--out", out, "--free-ports"], 120_000);
+    ({ code, stdout } = run);
+    if (code !== 0) console.log(`capture output:\n${stdout}\n${run.stderr}`);
+  });
+  after(() => rmSync(out, { recursive: true, force: true }));
+
+  test("exits 0 and saves a text file per exchange plus the raw capture", () => {
+    assert.equal(code, 0);
+    for (const file of ["tcp-template.txt", "udp-template.txt", "q6-session.txt", "loopback.pcapng"]) {
+      assert.ok(existsSync(path.join(out, file)), `${file} missing`);
+      assert.ok(statSync(path.join(out, file)).size > 0, `${file} is empty`);
+    }
+    // What it prints is what it saves.
+    assert.ok(stdout.includes(readFileSync(path.join(out, "tcp-template.txt"), "utf8").trim()));
+  });
+
+  test("TCP template: handshake, the message in plain text each way, then the FINs", () => {
+    const text = readFileSync(path.join(out, "tcp-template.txt"), "utf8");
+    const list = rows(text);
+    assertHandshake(list);
+    // The text the server printed is the text the capture shows on the wire.
+    const received = /SERVER RECEIVED: (.*)$/m.exec(text);
+    assert.ok(received, "the server did not print SERVER RECEIVED");
+    assert.equal(sent(list, "client"), received[1]);
+    assert.equal(sent(list, "server"), "Whose there?");
+    const request = indexOf(list, 3, "client payload", (row) => row.from === "client" && row.length > 0);
+    const reply = indexOf(list, request + 1, "server payload", (row) => row.from === "server" && row.length > 0);
+    const firstFin = indexOf(list, reply + 1, "FIN", (row) => row.flags.includes("FIN"));
+    const secondFin = indexOf(list, firstFin + 1, "second FIN", (row) => row.flags.includes("FIN"));
+    assert.notEqual(list[firstFin]!.from, list[secondFin]!.from, "both FINs came from the same side");
+    assert.match(list[firstFin]!.note, /teardown/);
+  });
+
+  test("UDP template: one datagram each way, no handshake, text in plain view", () => {
+    const text = readFileSync(path.join(out, "udp-template.txt"), "utf8");
+    const list = rows(text);
+    assert.deepEqual(list.map((row) => [row.from, row.flags]), [["client", "(UDP)"], ["server", "(UDP)"]]);
+    assert.equal(list[1]!.payload, "Ok");
+    assert.ok(list[0]!.payload.length > 0);
+    assert.ok(text.includes(list[0]!.payload), "the client's message is not in what the programs printed");
+  });
+
+  test("Q6 session: handshake, each line and reply in plain text, q, then the FINs", () => {
+    const list = rows(readFileSync(path.join(out, "q6-session.txt"), "utf8"));
+    assertHandshake(list);
+    assert.equal(sent(list, "client"), "Ada\n12 + 42\n4.5 / -6\nq\n");
+    assert.equal(sent(list, "server"), "54\n-0.75\n");
+    const quit = indexOf(list, 3, "the q line", (row) => row.from === "client" && row.payload.endsWith("q\n"));
+    const fin = indexOf(list, quit + 1, "FIN", (row) => row.flags.includes("FIN"));
+    assert.equal(list[fin]!.from, "server", "the server should close first, after q");
+    indexOf(list, fin + 1, "the client's FIN", (row) => row.flags.includes("FIN") && row.from === "client");
+  });
+});
+
+test("without tshark it says how to install it and exits non-zero", async () => {
+  // An empty PATH hides tshark (the tool itself is started by absolute path).
+  const empty = mkdtempSync(path.join(os.tmpdir(), "no-tshark-"));
+  try {
+    const { code, stderr } = await runTool("tools/capture.ts", ["--out", empty], 30_000, { PATH: empty });
+    assert.notEqual(code, 0);
+    assert.match(stderr, /tshark is not installed.*\n.*apt-get install tshark/);
+  } finally {
+    rmSync(empty, { recursive: true, force: true });
+  }
+});

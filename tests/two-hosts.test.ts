@@ -1,0 +1,139 @@
+// `npm run two-hosts` (tools/two-hosts.ts): Q2's two computers, as two network namespaces
+// 192.0.2.1 (server) and 192.0.2.2 (client). These tests run the real tool over the real lab
+// scripts: the UDP and TCP template pairs and Q3 must work across the "computers", a server
+// left on 127.0.0.1 must not, and the namespaces must be gone afterwards, even after Ctrl-C.
+// Without root or `ip netns` they skip and say why.
+
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import process from "node:process";
+import { after, before, describe, test } from "node:test";
+import { ROOT } from "./helpers.ts";
+
+const netns = spawnSync("ip", ["netns", "list"], { timeout: 10_000 });
+const skip = process.getuid?.() !== 0
+  ? "creating network namespaces needs root"
+  : netns.error || netns.status !== 0
+    ? "`ip netns` is not available (Debian: apt-get install iproute2)"
+    : false;
+if (skip) console.log(`# two-hosts tests skipped: ${skip}`);
+
+/** Starts the tool as `npm run two-hosts` would; the caller waits on `done`. Killed after `ms`. */
+function startTool(args: string[], ms: number) {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "tools/two-hosts.ts"), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const output = { stdout: "", stderr: "" };
+  child.stdout.setEncoding("utf8").on("data", (text: string) => (output.stdout += text));
+  child.stderr.setEncoding("utf8").on("data", (text: string) => (output.stderr += text));
+  const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+  const done = once(child, "close").then(([code]) => {
+    clearTimeout(timer);
+    return code as number | null;
+  });
+  return { child, output, done };
+}
+
+/** The namespaces that a run with this process id created and has not removed. */
+function leftovers(pid: number): string[] {
+  const list = spawnSync("ip", ["netns", "list"], { encoding: "utf8", timeout: 10_000 }).stdout;
+  return list.split("\n").filter((line) => line.includes(`-${pid}`));
+}
+
+/** The lines of one "== title ==" section of the output. */
+function section(text: string, title: RegExp): string[] {
+  const parts = text.split(/^(?===)/m);
+  const part = parts.find((candidate) => title.test(candidate.split("\n")[0]!));
+  assert.ok(part, `no section ${title} in:\n${text}`);
+  return part.split("\n");
+}
+
+const has = (lines: string[], pattern: RegExp) => assert.ok(lines.some((line) => pattern.test(line)), `no line matching ${pattern} in:\n${lines.join("\n")}`);
+
+describe("npm run two-hosts", { skip }, () => {
+  let out = "";
+  let code: number | null = null;
+  let stdout = "";
+  let pid = 0;
+
+  before(async () => {
+    out = mkdtempSync(path.join(os.tmpdir(), "two-hosts-test-"));
+    const run = startTool(["--out", out], 150_000);
+    pid = run.child.pid!;
+    code = await run.done;
+    stdout = run.output.stdout;
+    if (code !== 0) console.log(`two-hosts output:\n${stdout}\n${run.output.stderr}`);
+  });
+  after(() => rmSync(out, { recursive: true, force: true }));
+
+  test("exits 0, saves what it printed, and leaves no namespace behind", () => {
+    assert.equal(code, 0);
+    assert.ok(stdout.includes(readFileSync(path.join(out, "two-hosts.txt"), "utf8").trim()));
+    assert.deepEqual(leftovers(pid), []);
+    has(stdout.split("\n"), /192\.0\.2\.1\/24/);
+    has(stdout.split("\n"), /192\.0\.2\.2\/24/);
+  });
+
+  test("UDP template pair: the datagram crosses from 192.0.2.2 and Ok comes back from 192.0.2.1", () => {
+    const lines = section(stdout, /UDP template pair/);
+    has(lines, /server \| .*I could tell you a UDP joke.*192\.0\.2\.2/);
+    has(lines, /client \| .*Ok.*192\.0\.2\.1:43387/);
+    has(lines, /client +\(exited with code 0\)/);
+  });
+
+  test("TCP template pair: the connection comes from 192.0.2.2 and the reply reaches it", () => {
+    const lines = section(stdout, /TCP template pair/);
+    has(lines, /server \| Server started on 192\.0\.2\.1:43389/);
+    has(lines, /server \| Connection initiated from 192\.0\.2\.2:\d+/);
+    has(lines, /server \| SERVER RECEIVED: \S/);
+    has(lines, /client \| .*Whose there\?/);
+    has(lines, /client +\(exited with code 0\)/);
+  });
+
+  test("Q3: three requests from 192.0.2.2, each answered with a date or a time", () => {
+    const lines = section(stdout, /Q3 date\/time/);
+    const replies = lines.filter((line) => /^ *client \| .*SEND_(DATE|TIME)/.test(line));
+    assert.equal(replies.length, 3, lines.join("\n"));
+    for (const line of replies) {
+      if (line.includes("SEND_DATE")) assert.match(line, /\d{4}-\d{2}-\d{2}/);
+      else assert.match(line, /\d{2}:\d{2}:\d{2}/);
+    }
+    has(lines, /server \| .*192\.0\.2\.2/);
+  });
+
+  test("a server left on 127.0.0.1 cannot be reached from the other computer", () => {
+    const lines = section(stdout, /common mistake/);
+    has(lines, /server \| Server started on 127\.0\.0\.1:43389/);
+    has(lines, /client \| .*192\.0\.2\.1:43389/);
+    has(lines, /client +\(exited with code 1\)/);
+  });
+
+  test("Ctrl-C in the middle still removes the namespaces", async () => {
+    const run = startTool(["--out", out], 60_000);
+    // Interrupt once the first pair is under way.
+    const deadline = Date.now() + 45_000;
+    while (!run.output.stdout.includes("== UDP template pair") && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(run.output.stdout.includes("== UDP template pair"), `the tool did not get going:\n${run.output.stdout}${run.output.stderr}`);
+    assert.equal(leftovers(run.child.pid!).length, 2, "the namespaces should exist while it runs");
+    run.child.kill("SIGINT");
+    assert.equal(await run.done, 130);
+    assert.match(run.output.stderr, /namespaces were removed/);
+    assert.deepEqual(leftovers(run.child.pid!), []);
+  });
+});
+
+test("without root it says so and exits 1", { skip: process.getuid?.() !== 0 ? false : spawnSync("setpriv", ["--version"]).status !== 0 && "setpriv is not installed" }, async () => {
+  // As root, drop to the `nobody` user for this one run; as another user, just run it.
+  const asNobody = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+  const command = [...asNobody, process.execPath, "--import", "tsx", path.join(ROOT, "tools/two-hosts.ts"), "--out", os.tmpdir()];
+  const child = spawn(command[0]!, command.slice(1), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  const [code] = await once(child, "close");
+  clearTimeout(timer);
+  assert.equal(code, 1);
+  assert.match(stderr, /needs root.*sudo npm run two-hosts/);
+});
