@@ -40,6 +40,8 @@ const usage = `Usage: npm run bench:chat -- [options]
                      or node,python (default node)
   --server-file F    run this TypeScript server instead of q8/Chat_Server.ts
   --timeout S        bound on each phase, in seconds (default 60)
+  --node-options S   extra options for the Node server, space-separated
+                     (e.g. "--max-semi-space-size=1" to see what V8's heap sizing costs)
   --cpu-prof DIR     write a V8 CPU profile of each Node server run into DIR
                      (node --cpu-prof; open it in Chrome DevTools or VS Code)
   --help             show this help
@@ -60,6 +62,7 @@ try {
       "server-file": { type: "string", default: "q8/Chat_Server.ts" },
       timeout: { type: "string", default: "60" },
       "cpu-prof": { type: "string" },
+      "node-options": { type: "string", default: "" },
       help: { type: "boolean" },
     },
   }));
@@ -84,6 +87,7 @@ const servers = values.server.split(",");
 for (const server of servers) if (server !== "node" && server !== "python") fail(`invalid --server '${server}': expected node, python or node,python`);
 const serverFile = values["server-file"];
 const timeoutSeconds = wholeNumber("timeout", values.timeout, 1, 3600);
+const nodeOptions = values["node-options"].split(" ").filter((option) => option !== "");
 const profileDirectory = values["cpu-prof"] === undefined ? undefined : path.resolve(values["cpu-prof"]);
 
 // Every child we start is killed when we leave, however we leave (an error, a timeout,
@@ -285,7 +289,7 @@ async function oneSession(server: string, clients: number, sessionModes: string[
 
 function startServer(server: string): Promise<Spawned> {
   const argv = server === "node"
-    ? [process.execPath, ...(profileDirectory ? ["--cpu-prof", "--cpu-prof-dir", profileDirectory] : []), "--import", "tsx", path.resolve(ROOT, serverFile), "--port", "0"]
+    ? [process.execPath, ...nodeOptions, ...(profileDirectory ? ["--cpu-prof", "--cpu-prof-dir", profileDirectory] : []), "--import", "tsx", path.resolve(ROOT, serverFile), "--port", "0"]
     : ["python3", path.join(ROOT, "bench/python_threaded_server.py"), "--port", "0"];
   return Promise.resolve(new Spawned(wrap(argv), path.join(scratch, "server-stdout.txt")));
 }
