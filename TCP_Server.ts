@@ -14,10 +14,11 @@
 //
 //   $ npx tsx TCP_Server.ts
 //   Server started on 127.0.0.1:43389 ...waiting for a connection from the client
-//   Connection initiated from 127.0.0.1:53908
+//   Connection initiated from 127.0.0.1:55434
 //   SERVER RECEIVED: Knock knock
 //   Server: replied "Whose there?" and closed the connection
 
+import { Buffer } from "node:buffer";
 import { once } from "node:events";
 import net from "node:net";
 import process from "node:process";
@@ -75,12 +76,13 @@ welcomeSocket.close();
 // arrived. TCP is a byte stream, so one read may hold part of a message or several; that is
 // fine for one short greeting, and q6/ shows the proper way (one message per line).
 // We reply as soon as the first message arrives; we do not wait for the client to close.
-// A client that hangs up before sending anything gives "end" (an empty read in Python).
+// A client that hangs up before sending anything gives "end" (an empty read in Python); one
+// that vanishes abruptly (a reset) gives an "error" event, which `once` turns into an exception.
 const firstRead = await Promise.race([
   once(connectionSocket, "data").then(([bytes]) => bytes as Buffer),
   once(connectionSocket, "end").then(() => undefined),
 ]).catch((error: Error) => {
-  console.error(`Server: the connection failed: ${error.message}`);
+  console.error(`Server: the connection from the client failed: ${error.message}`);
   process.exit(1);
 });
 if (firstRead === undefined) {
@@ -89,10 +91,14 @@ if (firstRead === undefined) {
   console.log(`SERVER RECEIVED: ${firstRead.toString("utf8")}`);
 
   // Python:  conn.send(b"Whose there?")
-  // write() copies the string into the socket's send buffer as UTF-8 bytes; end() sends it
-  // and then closes our half of the connection (TCP's FIN), like Python's close() after send.
-  connectionSocket.end("Whose there?");
-  await once(connectionSocket, "finish");
+  // end() copies the bytes into the socket's send buffer, sends them and then closes our
+  // half of the connection (TCP's FIN), like Python's close() after send.
+  // A client that is already gone turns the send into an "error" event (EPIPE, ECONNRESET).
+  connectionSocket.end(Buffer.from("Whose there?", "utf8"));
+  await once(connectionSocket, "finish").catch((error: Error) => {
+    console.error(`Server: cannot reply, the client is gone: ${error.message}`);
+    process.exit(1);
+  });
   console.log(`Server: replied "Whose there?" and closed the connection`);
 }
 
