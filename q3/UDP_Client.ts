@@ -121,7 +121,9 @@ for (let requestNumber = 1; requestNumber <= count; requestNumber++) {
     const why = failure.error
       ? `: sending failed, ${failure.error.message} (check --host)`
       : ` within ${timeout} s (is the server running there? check --host, --port and the server's firewall)`;
-    console.log(`Client: ${request} -> no reply from ${host}:${port}${why}`);
+    // A host name is shown with the address it became ('localhost' may be ::1 or 127.0.0.1).
+    const resolved = server.address === host ? "" : ` (${server.address})`;
+    console.log(`Client: ${request} -> no reply from ${host}:${port}${resolved}${why}`);
   }
 
   // Python:  time.sleep(random.uniform(1, 2))
