@@ -1,0 +1,165 @@
+// End-to-end tests for the chat room manager (Q8): the real q8/Chat_Server.ts in its own
+// process, driven by raw sockets (helpers.LineSocket) exactly as the contract's Q8 section
+// describes the wire. This file: the three limits, the signals and the flags; tests/q8-server.test.ts has the
+// room itself, tests/q8-server-functions.test.ts the pure functions.
+
+import assert from "node:assert/strict";
+import net from "node:net";
+import { describe, test } from "node:test";
+import { LineSocket, runScript, sleep, startServer } from "./helpers.ts";
+
+const SERVER = "q8/Chat_Server.ts";
+const TIME = "\\d\\d:\\d\\d:\\d\\d";
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const JOINED = (name: string, count = "\\d+") => new RegExp(`^Server: time=${TIME} ${escape(name)} has joined\\. Member count=${count}$`);
+const LEFT = (name: string, count = "\\d+") => new RegExp(`^Server: time=${TIME} ${escape(name)} has left\\. Member count=${count}$`);
+
+/** Connects and logs in as `name`; resolves once the member has seen its own join announcement. */
+async function login(port: number, name: string): Promise<LineSocket> {
+  const member = await LineSocket.connect(port);
+  member.send(`${name}\n`);
+  await member.waitFor(JOINED(name));
+  return member;
+}
+
+/** Waits until `member` has received every line in `expected`, in that order (other lines may come between). */
+async function receivesInOrder(member: LineSocket, expected: string[], ms = 5000) {
+  let from = 0;
+  for (const line of expected) {
+    await member.waitFor(new RegExp(`^${escape(line)}$`), ms, from);
+    from = member.lines.indexOf(line, from) + 1;
+  }
+}
+
+describe("q8 server: limits, signals and flags (a room of its own per test)", () => {
+  test("--login-timeout: a connection that sends no name is told why and closed; members are undisturbed", async () => {
+    const { server, port } = await startServer(SERVER, ["--login-timeout", "0.5"]);
+    const member = await login(port, "Early");
+    const silent = await LineSocket.connect(port);
+    const tooSlow = await LineSocket.connect(port);
+    tooSlow.send("half a na"); // no "\n": not a login
+    await silent.waitForClose(5000);
+    await tooSlow.waitForClose(5000);
+    assert.match(silent.lines[0] ?? "", /^ERROR .*login/);
+    assert.equal(silent.lines.length, 1);
+    // A member who logged in in time stays, however long it is quiet.
+    await sleep(800);
+    assert.equal(member.closed, false);
+    const other = await login(port, "Later");
+    other.send("ping\n");
+    await member.waitFor(/^Later: ping$/);
+    for (const socket of [member, other]) socket.close();
+    await server.stop();
+  });
+
+  test("--max-line: a longer line gets 'ERROR line too long' and the connection is closed (a member is announced as left)", async () => {
+    const { server, port } = await startServer(SERVER, ["--max-line", "100"]);
+    const listener = await login(port, "Listener");
+    const talker = await login(port, "Talker");
+    talker.send(`${"a".repeat(100)}\n`); // exactly the limit: fine
+    talker.send(`${"é".repeat(50)}\r\n`); // 100 bytes and a "\r": fine
+    await receivesInOrder(listener, [`Talker: ${"a".repeat(100)}`, `Talker: ${"é".repeat(50)}`]);
+    talker.send(`${"b".repeat(101)}\n`);
+    await talker.waitFor(/^ERROR line too long$/);
+    await talker.waitForClose();
+    await listener.waitFor(LEFT("Talker", "1"));
+    assert.ok(!listener.lines.some((line) => line.includes("bbb")));
+    await server.waitForLine(/Talker has left\. Member count=1 \(line too long\)$/);
+    // A line that never ends counts too, and before login as well (no announcement then).
+    const stranger = await LineSocket.connect(port);
+    stranger.send("c".repeat(5000));
+    await stranger.waitFor(/^ERROR line too long$/);
+    await stranger.waitForClose();
+    listener.send("still fine\n");
+    const third = await login(port, "Third");
+    listener.send("hello Third\n");
+    await third.waitFor(/^Listener: hello Third$/);
+    assert.equal(listener.lines.filter((line) => line.includes("has left")).length, 1);
+    for (const socket of [listener, third]) socket.close();
+    await server.stop();
+  });
+
+  test("--max-queue: a member that stops reading is cut off and announced; the others keep up", async () => {
+    const { server, port } = await startServer(SERVER, ["--max-queue", "65536"]);
+    const reader = await login(port, "Reader");
+    const flooder = await login(port, "Flooder");
+    // The sleeper logs in, then never reads again: the kernel's buffers fill, then the server's.
+    const sleeper = await login(port, "Sleeper");
+    await reader.waitFor(JOINED("Sleeper", "3"));
+    sleeper.socket.pause();
+    const line = "z".repeat(1000);
+    let sent = 0;
+    // Bounded flood: at most 30 MB, stopped as soon as the sleeper is announced as left.
+    while (sent < 30000 && !reader.lines.some((l) => LEFT("Sleeper").test(l))) {
+      for (let i = 0; i < 100; i++) flooder.send(`${sent++} ${line}\n`);
+      await sleep(5);
+    }
+    await reader.waitFor(LEFT("Sleeper", "2"), 20000);
+    await server.waitForLine(/Sleeper has left\. Member count=2 \(too slow\)$/);
+    // The reader got every line so far, in order, and still gets new ones at once.
+    flooder.send("after the sleeper\n");
+    await reader.waitFor(/^Flooder: after the sleeper$/, 20000);
+    const numbers = reader.lines.filter((l) => l.startsWith("Flooder: ") && l.endsWith(line)).map((l) => Number(l.split(" ")[1]));
+    assert.deepEqual(numbers, [...Array(sent).keys()]);
+    sleeper.socket.resume();
+    await sleeper.waitForClose(10000);
+    for (const socket of [reader, flooder]) socket.close();
+    await server.stop();
+  });
+
+  test("a member that never reads does not delay the others", async () => {
+    const { server, port } = await startServer(SERVER);
+    const stuck = await login(port, "Stuck");
+    stuck.socket.pause();
+    const a = await login(port, "A");
+    const b = await login(port, "B");
+    for (let k = 0; k < 200; k++) a.send(`message ${k} ${"y".repeat(500)}\n`);
+    await b.waitFor(/^A: message 199 /, 10000);
+    assert.equal(b.lines.filter((l) => l.startsWith("A: message ")).length, 200);
+    for (const socket of [stuck, a, b]) socket.close();
+    await server.stop();
+  });
+
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    test(`${signal}: members are told the room is closing, connections close, exit 0`, async () => {
+      const { server, port } = await startServer(SERVER);
+      const a = await login(port, "A");
+      const b = await login(port, "B");
+      const stranger = await LineSocket.connect(port); // connected, not logged in
+      await a.waitFor(JOINED("B", "2"));
+      const { code } = await server.stop(signal);
+      assert.equal(code, 0);
+      for (const member of [a, b]) {
+        await member.waitFor(/^Server: .*shutting down/);
+        await member.waitForClose();
+      }
+      await stranger.waitForClose();
+      assert.ok(!a.lines.some((line) => LEFT("B").test(line)), "no 'has left' storm while closing");
+    });
+  }
+
+  test("--help exits 0; a bad flag or value exits 2 with one line naming it; a taken port exits 1", async () => {
+    const help = await runScript(SERVER, ["--help"]);
+    assert.equal(help.code, 0);
+    for (const flag of ["--host", "--port", "--login-timeout", "--max-line", "--max-queue"]) assert.match(help.out, new RegExp(flag));
+    const bad: [string[], RegExp][] = [
+      [["--bogus"], /--bogus/],
+      [["--port", "70000"], /--port/],
+      [["--login-timeout", "0"], /--login-timeout/],
+      [["--max-line=-5"], /--max-line/],
+      [["--max-queue", ""], /--max-queue/],
+    ];
+    for (const [args, pattern] of bad) {
+      const run = await runScript(SERVER, args);
+      assert.equal(run.code, 2, `${args.join(" ")}: ${run.err}`);
+      assert.equal(run.stderr.length, 1, run.err);
+      assert.match(run.err, pattern);
+    }
+    const holder = net.createServer().listen(0, "127.0.0.1");
+    await new Promise((resolve) => holder.once("listening", resolve));
+    const taken = await runScript(SERVER, ["--port", String((holder.address() as net.AddressInfo).port)]);
+    holder.close();
+    assert.equal(taken.code, 1);
+    assert.equal(taken.stderr.length, 1, taken.err);
+  });
+});
