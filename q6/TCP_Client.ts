@@ -58,6 +58,10 @@ if (isMainModule()) {
   const flags = readFlags({ host: "127.0.0.1", port: "43390", name: "Calculator client" });
   const host = flags.host;
   const port = portNumber(flags.port);
+  if (port === 0) {
+    console.error(`Invalid --port '0': the client needs the server's actual port (see --help)`);
+    process.exit(2);
+  }
   // Q6: "the client initiates communication by sending the server its name". The name travels
   // as one line, so it must not be empty or contain a line break.
   const clientName = flags.name.trim();

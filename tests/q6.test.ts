@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import net from "node:net";
-import { describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import * as client from "../q6/TCP_Client.ts";
 import { answer, calculate, formatResult, parseExpression, readLines } from "../q6/TCP_Server.ts";
 import { LineSocket, Running, closedPort, runScript, sleep, startServer } from "./helpers.ts";
@@ -219,8 +219,8 @@ describe("q6 server over raw sockets", () => {
     await alice.waitForClose();
     assert.equal(await bob.line(2), "-3");
     assert.equal(bob.lines[0], "6");
+    const bobStarted = server.stdout.indexOf(await server.waitForLine(/session started with "Bob"/));
     const ended = server.stdout.indexOf("Session ended");
-    const bobStarted = server.stdout.findIndex((line) => /session started with "Bob"/.test(line));
     assert.ok(ended !== -1 && ended < bobStarted, server.stdout.join("\n"));
     bob.send("q\n");
     await bob.waitForClose();
@@ -236,15 +236,16 @@ describe("q6 server over raw sockets", () => {
     dave.send("5 * 5\n");
     carol.socket.end(); // FIN, no q
     assert.equal(await dave.line(1), "25");
-    assert.ok(server.stdout.includes("Server: Carol closed the connection without sending q"), server.stdout.join("\n"));
-    assert.equal(server.stdout.filter((line) => line === "Session ended").length, 1);
+    // (The server's console and its replies travel by different pipes: wait for the console.)
+    const carolLeft = server.stdout.indexOf(await server.waitForLine(/^Server: Carol closed the connection without sending q$/));
+    assert.equal(server.stdout[carolLeft + 1], "Session ended");
     const erin = await session(port, "Erin");
     erin.send("9 - 1\n");
     dave.socket.resetAndDestroy(); // RST, no q
     assert.equal(await erin.line(1), "8");
-    assert.equal(server.stdout.filter((line) => line === "Session ended").length, 2);
+    const erinStarted = server.stdout.indexOf(await server.waitForLine(/session started with "Erin"/));
+    assert.equal(server.stdout.slice(carolLeft + 2, erinStarted).filter((line) => line === "Session ended").length, 1, server.stdout.join("\n"));
     erin.close();
-    await server.waitForLine(/session started with "Erin"/);
     assert.equal((await server.stop()).code, 0);
   });
 
@@ -274,7 +275,7 @@ describe("q6 server over raw sockets", () => {
   });
 
   test("--help exits 0; an unknown flag or a bad port exits 2 with one line", async () => {
-    const [help, bad, port] = await Promise.all([["--help"], ["--bogus"], ["--port", "70000"]].map((args) => runScript(SERVER, args)));
+    const [help, bad, port] = await Promise.all([["--help"], ["--bogus"], ["--port", "70000"]].map((args) => runScript(SERVER, args, { ms: 30000 })));
     assert.equal(help!.code, 0);
     assert.match(help!.out, /--port P.*43390/);
     assert.equal(bad!.code, 2);
@@ -286,10 +287,17 @@ describe("q6 server over raw sockets", () => {
 });
 
 describe("q6 client end to end (piped stdin)", () => {
+  // One server for the first two tests: their sessions follow each other.
+  let shared: Awaited<ReturnType<typeof startServer>>;
+  before(async () => {
+    shared = await startServer(SERVER);
+  });
+  after(() => shared.server.stop());
+
   test("prints each reply verbatim, warns on malformed lines without sending them, q exits 0", async () => {
-    const { server, port } = await startServer(SERVER);
+    const { server, port } = shared;
     const input = "12 + 42\n3.24 - 45\n12 +\n\n4.5 / -6\n2 x 3\n10 / 0\n0.1 + 0.2\nq\n1 + 1\n";
-    const run = await runScript(CLIENT, ["--port", String(port), "--name", "Alice"], { input });
+    const run = await runScript(CLIENT, ["--port", String(port), "--name", "Alice"], { input, ms: 20000 });
     assert.equal(run.code, 0, run.err);
     assert.equal(run.err, "");
     const replies = run.stdout.filter((line) => !line.startsWith("Client:"));
@@ -301,31 +309,30 @@ describe("q6 client end to end (piped stdin)", () => {
     await server.waitForLine(/^Session ended$/);
     const received = server.stdout.filter((line) => line.startsWith("Server: Alice sent: ")).map((line) => line.slice(20));
     assert.deepEqual(received, ["12 + 42", "3.24 - 45", "4.5 / -6", "10 / 0", "0.1 + 0.2", "q"], "malformed lines and lines after q are not sent");
-    await server.stop();
   });
 
   test("the end of stdin ends the session like q; many piped lines are all answered, in order", async () => {
-    const { server, port } = await startServer(SERVER);
+    const { server, port } = shared;
+    const from = server.stdout.length;
     const count = 300;
     const input = Array.from({ length: count }, (_, i) => `${i} * 2\n`).join("");
     const run = await runScript(CLIENT, ["--port", String(port), "--name", "Bulk"], { input, ms: 30000 });
     assert.equal(run.code, 0, run.err);
     const replies = run.stdout.filter((line) => !line.startsWith("Client:"));
     assert.deepEqual(replies, Array.from({ length: count }, (_, i) => String(i * 2)));
-    await server.waitForLine(/^Server: Bulk sent: q$/);
-    await server.waitForLine(/^Session ended$/);
+    await server.waitForLine(/^Server: Bulk sent: q$/, 5000, from);
+    await server.waitForLine(/^Session ended$/, 5000, from);
     assert.ok(!server.stdout.some((line) => line.includes("without sending q")));
-    await server.stop();
   });
 
   test("the default name; the server going away mid-session: one line, exit 1", async () => {
     const { server, port } = await startServer(SERVER);
     const run = new Running(CLIENT, ["--port", String(port)]);
-    await server.waitForLine(/^Server: session started with "Calculator client"/);
+    await server.waitForLine(/^Server: session started with "Calculator client"/, 15000);
     run.write("2 + 2\n");
     await run.waitForLine(/^4$/);
     await server.stop("SIGTERM");
-    const { code } = await run.waitForExit();
+    const { code } = await run.waitForExit(15000);
     assert.equal(code, 1);
     assert.equal(run.stderr.length, 1, run.stderr.join("\n"));
     assert.match(run.stderr[0]!, /closed the connection/);
@@ -333,7 +340,7 @@ describe("q6 client end to end (piped stdin)", () => {
 
   test("an unreachable server: one line naming 127.0.0.1:PORT, exit 1", async () => {
     const port = await closedPort();
-    const run = await runScript(CLIENT, ["--port", String(port)], { input: "1 + 1\n" });
+    const run = await runScript(CLIENT, ["--port", String(port)], { input: "1 + 1\n", ms: 20000 });
     assert.equal(run.code, 1);
     assert.deepEqual(run.stdout, []);
     assert.equal(run.stderr.length, 1);
@@ -341,17 +348,18 @@ describe("q6 client end to end (piped stdin)", () => {
   });
 
   test("--help exits 0; an unknown flag, a bad port or an empty name exits 2 with one line", async () => {
-    const help = await runScript(CLIENT, ["--help"]);
+    const help = await runScript(CLIENT, ["--help"], { ms: 30000 });
     assert.equal(help.code, 0);
     assert.match(help.out, /--name NAME/);
-    const cases = [["--bogus"], ["--port", "x"], ["--name", ""], ["--name", "a\nb"]];
-    const runs = await Promise.all(cases.map((args) => runScript(CLIENT, args)));
+    const cases = [["--bogus"], ["--port", "0"], ["--name", ""]];
+    const runs = await Promise.all(cases.map((args) => runScript(CLIENT, args, { ms: 30000 })));
     runs.forEach((bad, i) => {
       assert.equal(bad.code, 2, cases[i]!.join(" "));
       assert.equal(bad.stderr.length, 1, cases[i]!.join(" "));
       assert.deepEqual(bad.stdout, []);
     });
     assert.match(runs[0]!.err, /--bogus/);
+    assert.match(runs[1]!.err, /--port '0'/);
     assert.match(runs[2]!.err, /--name/);
   });
 });
