@@ -92,6 +92,22 @@ describe("npm run two-hosts", { skip }, () => {
     has(lines, /client +\(exited with code 0\)/);
   });
 
+  test("the server's end of the cable shows ARP, then the datagrams and the TCP handshake", { skip: spawnSync("tshark", ["--version"]).status !== 0 && "tshark is not installed" }, () => {
+    const lines = section(stdout, /network card saw/);
+    const at = (pattern: RegExp) => {
+      const index = lines.findIndex((line) => pattern.test(line));
+      assert.notEqual(index, -1, `no line matching ${pattern} in:\n${lines.join("\n")}`);
+      return index;
+    };
+    // Before the first datagram can go, the client computer must learn the server's Ethernet address.
+    const arp = at(/ARP .*Who has 192\.0\.2\.1\? Tell 192\.0\.2\.2/);
+    const datagram = at(/192\.0\.2\.2 → 192\.0\.2\.1 UDP .*→ 43387 Len=59/);
+    const syn = at(/192\.0\.2\.2 → 192\.0\.2\.1 TCP .*→ 43389 \[SYN\]/);
+    const synAck = at(/192\.0\.2\.1 → 192\.0\.2\.2 TCP .*43389 → \d+ \[SYN, ACK\]/);
+    const fin = at(/\[FIN, ACK\]/);
+    assert.ok(arp < datagram && datagram < syn && syn < synAck && synAck < fin, lines.join("\n"));
+  });
+
   test("Q3: three requests from 192.0.2.2, each answered with a date or a time", () => {
     const lines = section(stdout, /Q3 date\/time/);
     const replies = lines.filter((line) => /^ *client \| .*SEND_(DATE|TIME)/.test(line));

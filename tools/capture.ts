@@ -24,7 +24,7 @@ import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
 /** The repository root: every lab script is started from here, as `npx tsx FILE` would be. */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -33,7 +33,7 @@ const PCAP_FILE = "loopback.pcapng";
 /** How long one lab program may run before it is killed. */
 const SCRIPT_MS = 20_000;
 
-const usage = `Usage: npm run capture [-- --out DIR]
+const usage = `Usage: npm run capture [-- [--out DIR] [--free-ports]]
   Captures the loopback interface with tshark while the TCP template pair, the UDP template
   pair and a short Q6 session run, then prints each exchange's packets with their TCP flags
   and payloads as text.
@@ -440,9 +440,7 @@ export class Script {
 // The capture runs only when this file is the program; two-hosts.ts imports `Script` from
 // here without starting one. (It comes last so that everything above is defined when it runs.)
 if (isMainModule()) {
-  const { values } = parseArgs({
-    options: { out: { type: "string", default: path.join(ROOT, "docs", "captures") }, "free-ports": { type: "boolean" }, help: { type: "boolean" } },
-  });
+  const values = readOptions({ out: { type: "string", default: path.join(ROOT, "docs", "captures") }, "free-ports": { type: "boolean" } });
   if (values.help) {
     console.log(usage);
     process.exit(0);
@@ -450,6 +448,16 @@ if (isMainModule()) {
   // Exit explicitly: a program left running by a failed exchange must not keep this one alive
   // (the "exit" handler above kills it).
   process.exit(await main(path.resolve(values.out!), Boolean(values["free-ports"])));
+}
+
+/** Reads a tool's flags; a bad one prints one line and exits 2, as the lab scripts do. */
+export function readOptions<Options extends ParseArgsOptionsConfig>(options: Options) {
+  try {
+    return parseArgs({ options: { ...options, help: { type: "boolean" } } as Options & { help: { type: "boolean" } } }).values;
+  } catch (error) {
+    console.error(`${(error as Error).message.split(". ")[0]} (see --help)`);
+    process.exit(2);
+  }
 }
 
 /** True when this file is the program being run, not a module imported by another tool or a test. */

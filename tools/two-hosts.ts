@@ -17,11 +17,11 @@
 //   $ sudo npm run two-hosts      # creating namespaces needs root; needs iproute2 (`ip`)
 
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import process from "node:process";
-import { parseArgs } from "node:util";
-import { ROOT, Script } from "./capture.ts";
+import { readOptions, ROOT, Script } from "./capture.ts";
 
 const usage = `Usage: sudo npm run two-hosts [-- --out DIR]
   Runs each client/server pair across two network namespaces ("computers") 192.0.2.1 and
@@ -29,7 +29,7 @@ const usage = `Usage: sudo npm run two-hosts [-- --out DIR]
   --out DIR   where to save two-hosts.txt (default docs/captures)
   --help      show this help`;
 
-const { values } = parseArgs({ options: { out: { type: "string", default: path.join(ROOT, "docs", "captures") }, help: { type: "boolean" } } });
+const values = readOptions({ out: { type: "string", default: path.join(ROOT, "docs", "captures") } });
 if (values.help) {
   console.log(usage);
   process.exit(0);
@@ -97,6 +97,38 @@ function runIn(ns: string, label: string, file: string, args: string[]): Script 
   return script;
 }
 
+/** A tshark capture running in the server namespace, and the file it writes. */
+interface WireCapture {
+  tshark: Script;
+  pcap: string;
+}
+
+/** Starts tshark on the server's end of the cable (ARP and the template ports only), if it is installed. */
+async function startWireCapture(): Promise<WireCapture | undefined> {
+  if (spawnSync("tshark", ["--version"], { timeout: 15_000 }).status !== 0) {
+    say();
+    say("(tshark is not installed, so the packets on the cable are not shown: sudo apt-get install tshark)");
+    return undefined;
+  }
+  const pcap = path.join(mkdtempSync(path.join(os.tmpdir(), "lab3-two-hosts-")), "cable.pcapng");
+  const argv = ["ip", "netns", "exec", SERVER_NS, "tshark", "-i", serverLink, "-f", "arp or udp port 43387 or tcp port 43389", "-c", "200", "-a", "duration:90", "-w", pcap];
+  const tshark = new Script("tshark", "", [], [], argv);
+  scripts.push(tshark);
+  await tshark.waitFor(/Capturing on/);
+  return { tshark, pcap };
+}
+
+/** Stops the capture and prints tshark's packet list: the same lines as Wireshark's top pane. */
+async function showWireCapture({ tshark, pcap }: WireCapture) {
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await tshark.finish("SIGINT");
+  const list = spawnSync("tshark", ["-r", pcap], { encoding: "utf8", timeout: 30_000 });
+  rmSync(path.dirname(pcap), { recursive: true, force: true });
+  say();
+  say(`== What the server computer's network card saw (tshark -i ${serverLink} -f "arp or udp port 43387 or tcp port 43389") ==`);
+  for (const line of list.stdout.trimEnd().split("\n")) say(`  ${line.trim().replace(/ +/g, " ")}`);
+}
+
 let failed = false;
 function expect(what: string, ok: boolean) {
   if (!ok) {
@@ -127,6 +159,11 @@ try {
     for (const line of ip("-n", ns, "-brief", "address", "show").trim().split("\n")) say(`    ${line.trim().replace(/\s+/g, " ")}`);
   }
 
+  // What the server computer's network card sees during the two template pairs, as Wireshark
+  // would show it there: tshark runs inside the server namespace on its end of the cable.
+  // Optional: without tshark the run goes on without it.
+  const wire = await startWireCapture();
+
   // Q1/Q2: the UDP template pair; the server accepts datagrams on every address (0.0.0.0).
   say();
   say(`== UDP template pair: server on ${SERVER_IP} (bound to 0.0.0.0), client on ${CLIENT_IP} ==`);
@@ -148,6 +185,8 @@ try {
     expect("the TCP client should exit 0", (await client.finish()) === 0);
     expect("the TCP server should exit 0", (await server.finish()) === 0);
   }
+
+  if (wire) await showWireCapture(wire);
 
   // Q3 over two computers: three requests, a fraction of a second apart to keep it short.
   say();
