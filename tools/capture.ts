@@ -18,7 +18,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import dgram from "node:dgram";
 import { once } from "node:events";
-import { copyFileSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -171,6 +171,7 @@ async function main(outDir: string, anyPort: boolean): Promise<number> {
     }
     // The raw capture too, for Wireshark: File > Open shows exactly these packets.
     copyFileSync(pcap, path.join(outDir, PCAP_FILE));
+    chmodSync(path.join(outDir, PCAP_FILE), 0o644); // tshark made it private to its user; anyone may read this copy
     const saved = [...exchanges.map((exchange) => exchange.file), PCAP_FILE].map((file) => path.relative(process.cwd(), path.join(outDir, file)));
     console.log(`Capture: saved ${saved.join(", ")}`);
     return failed ? 1 : 0;
