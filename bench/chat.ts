@@ -33,6 +33,8 @@ const usage = `Usage: npm run bench:chat -- [options]
   --messages M       lines per sender per mode (default 200)
   --rate R           lines/s per sender in paced mode (default 20)
   --mode LIST        full, paced or full,paced (default full,paced)
+  --warmup W         lines per sender sent (unreported) before the modes, to warm up
+                     the server's JIT compiler (default 50; 0 = none)
   --idle N           also an idle run: N members log in, memory per idle connection
                      (default 1000; 0 = no idle run)
   --runs K           runs per setting; the table shows medians (default 3)
@@ -56,6 +58,7 @@ try {
       messages: { type: "string", default: "200" },
       rate: { type: "string", default: "20" },
       mode: { type: "string", default: "full,paced" },
+      warmup: { type: "string", default: "50" },
       idle: { type: "string", default: "1000" },
       runs: { type: "string", default: "3" },
       server: { type: "string", default: "node" },
@@ -81,6 +84,7 @@ const rate = Number(values.rate);
 if (!(rate > 0 && rate <= 100_000)) fail(`invalid --rate '${values.rate}': expected a number of lines per second`);
 const modes = values.mode.split(",");
 for (const mode of modes) if (mode !== "full" && mode !== "paced") fail(`invalid --mode '${mode}': expected full, paced or full,paced`);
+const warmup = wholeNumber("warmup", values.warmup, 0, 1_000_000);
 const idleCount = values.idle === "0" ? 0 : wholeNumber("idle", values.idle, 2, 9999);
 const runs = wholeNumber("runs", values.runs, 1, 100);
 const servers = values.server.split(",");
@@ -136,7 +140,7 @@ class Spawned {
    * the server prints a line per chat message, and a pipe whose reader (this process) is
    * slow to be scheduled on a busy machine would block those writes and slow the server down.
    */
-  constructor(argv: string[], stdoutFile?: string) {
+  constructor(argv: string[], stdoutFile?: string, onStdoutLine?: (line: string) => void) {
     const stdoutFd = stdoutFile === undefined ? undefined : openSync(stdoutFile, "w");
     this.child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ["pipe", stdoutFd ?? "pipe", "pipe"] });
     if (stdoutFd !== undefined) closeSync(stdoutFd); // the child has its own copy
@@ -150,7 +154,10 @@ class Spawned {
     if (stdoutFile === undefined) {
       let resolveFirst: (line: string) => void;
       this.#firstLine = new Promise((resolve) => (resolveFirst = resolve));
-      this.#collect(this.child.stdout!, this.stdout, (line) => resolveFirst(line));
+      this.#collect(this.child.stdout!, this.stdout, (line) => {
+        resolveFirst(line);
+        onStdoutLine?.(line);
+      });
     } else {
       this.#firstLine = firstLineOf(stdoutFile, this.#exited);
     }
@@ -241,22 +248,19 @@ async function oneSession(server: string, clients: number, sessionModes: string[
     const args = [
       "--host", host === "0.0.0.0" ? "127.0.0.1" : host, "--port", match[2]!,
       "--clients", String(clients), "--senders", String(senders), "--messages", String(messages),
-      "--rate", String(rate), "--modes", sessionModes.join(","), "--server-pid", String(serverProcess.child.pid),
+      "--rate", String(rate), "--warmup", String(warmup), "--modes", sessionModes.join(","), "--server-pid", String(serverProcess.child.pid),
       "--join-timeout", String(timeoutSeconds), "--phase-timeout", String(timeoutSeconds),
     ];
-    generator = new Spawned(wrap([process.execPath, "--import", "tsx", path.join(ROOT, "bench/load.ts"), ...args]));
-    const pacedSeconds = sessionModes.includes("paced") ? messages / rate : 0;
-    const budgetMs = (timeoutSeconds * (1 + sessionModes.length) + pacedSeconds + 30) * 1000;
-    const { code } = await generator.exit(budgetMs);
-    if (code === null) throw new Error("the load generator was killed");
+    // The generator reports each phase as one JSON line as soon as it is over.
     let phaseIndex = 0;
     let joined: Json | undefined;
-    for (const line of generator.stdout) {
+    let reportedError: string | undefined;
+    const onRecord = (line: string) => {
       let record: Json;
       try {
         record = JSON.parse(line) as Json;
       } catch {
-        continue;
+        return;
       }
       if (record.type === "joined") {
         joined = record;
@@ -269,9 +273,15 @@ async function oneSession(server: string, clients: number, sessionModes: string[
           `, CPU server ${fixed(record.serverCpuSeconds, 2)} s / generator ${fixed(record.generatorCpuSeconds, 2)} s in ${fixed(record.wallSeconds, 2)} s` +
           (record.problem ? ` — ${record.problem}` : "") + problems(record));
       } else if (record.type === "error") {
-        throw new Error(String(record.message));
+        reportedError = String(record.message);
       }
-    }
+    };
+    generator = new Spawned(wrap([process.execPath, "--import", "tsx", path.join(ROOT, "bench/load.ts"), ...args]), undefined, onRecord);
+    const pacedSeconds = sessionModes.includes("paced") ? messages / rate : 0;
+    const budgetMs = (timeoutSeconds * (1 + sessionModes.length) + pacedSeconds + 30) * 1000;
+    const { code } = await generator.exit(budgetMs);
+    await new Promise((resolve) => setImmediate(resolve)); // its last output line, if still in flight
+    if (reportedError !== undefined) throw new Error(reportedError);
     if (code !== 0 || !joined) throw new Error(`the load generator exited with code ${code}: ${generator.stderr.slice(-5).join(" | ")}`);
     if (serverProcess.child.exitCode !== null || serverProcess.child.signalCode !== null) {
       throw new Error(`the server died during the run (${serverProcess.child.exitCode ?? serverProcess.child.signalCode}): ${serverProcess.stderr.slice(-5).join(" | ")}`);
@@ -339,8 +349,10 @@ console.log("");
 console.log("deliveries/s = chat lines received by all members together, from the first send to the last delivery; " +
   "p50/p99 = receive time − send time (one clock: senders and receivers share the generator process); " +
   "RSS per connection = (server VmRSS after the joins − before) / N; CPU = share of one core during the send phase.");
+// Exit 1 when any run failed or any line was lost, reordered, duplicated, echoed or stray.
 const anyFailure = [...rows.values()].some((entry) => entry.failures.length > 0 ||
-  entry.phases.some((phase) => phase.type === "phase" && (Number(phase.received) !== Number(phase.expected) || Number(phase.reordered) > 0 || Number(phase.duplicates) > 0)));
+  entry.phases.some((phase) => phase.type === "phase" && (Number(phase.received) !== Number(phase.expected) ||
+    ["reordered", "duplicates", "echoed", "strays", "unexpectedLines", "disconnects"].some((key) => Number(phase[key]) > 0))));
 process.exitCode = anyFailure ? 1 : 0;
 
 // ---------------------------------------------------------------------------------------
