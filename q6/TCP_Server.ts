@@ -92,8 +92,9 @@ if (isMainModule()) {
     waitingSocket.on("error", () => {}); // the session loop below reports errors itself
     openSockets.add(waitingSocket);
     waitingSocket.on("close", () => openSockets.delete(waitingSocket));
+    const address = addressOf(waitingSocket); // read now: a socket that resets forgets its peer
     if (serving !== undefined) {
-      console.log(`Server: ${addressOf(waitingSocket)} connected and waits until the session with ${serving} ends`);
+      console.log(`Server: ${address} connected and waits until the session with ${serving} ends`);
     }
   });
 
@@ -141,10 +142,13 @@ if (isMainModule()) {
         }
 
         // Python:  conn.send(reply.encode())
-        // Exactly one reply line per request: the result, or `ERROR <reason>`.
+        // Exactly one reply line per request: the result, or `ERROR <reason>`. Python's send()
+        // blocks while the kernel's send buffer is full; Node's write() never blocks: it queues
+        // in memory and returns false. Waiting for the queue to drain before reading the next
+        // request keeps a client that sends but never reads from filling the server's memory.
         const reply = answer(message);
-        connectionSocket.write(`${reply}\n`);
         console.log(`Server: replied to ${clientName}: ${reply}`);
+        if (!connectionSocket.write(`${reply}\n`)) await drained(connectionSocket);
       }
       // The loop also ends when the client closes the connection (Python's recv returns b"").
       if (!quit) {
@@ -263,6 +267,20 @@ function answer(line: string): string {
 /** A received line made safe for the console: control characters (but tab) shown as \xNN. */
 function printable(text: string): string {
   return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+/** Resolves once `socket` has handed its queued bytes to the kernel ("drain"), or has closed. */
+function drained(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    if (socket.destroyed) return resolve();
+    const done = () => {
+      socket.off("drain", done);
+      socket.off("close", done);
+      resolve();
+    };
+    socket.on("drain", done);
+    socket.on("close", done);
+  });
 }
 
 /** `HOST:PORT` of the client at the other end of `socket`. */
