@@ -59,7 +59,7 @@ if (isMainModule()) {
   // the threads of a Python server.
   const members = new Map<string, Member>();
   const connections = new Set<net.Socket>();
-  let batch: { bytes: Buffer; sender: Member | undefined }[] = []; // lines not yet sent: see flush()
+  let batch: { bytes: Buffer; sender: Member | undefined; log: string }[] = []; // not yet sent: see flush()
   let shuttingDown = false;
 
   // Step 1: create a "welcome" socket for listening to new connections.
@@ -114,7 +114,7 @@ if (isMainModule()) {
           // Login: the first acceptable line is the name; a bad one gets ERROR and a retry.
           const problem = nameProblem(line, members);
           if (problem !== null) {
-            console.log(`Server: refused the name ${JSON.stringify(line)} from ${address}: ${problem}`);
+            console.log(`Server: refused a name from ${address}: ${problem}`);
             connectionSocket.write(`ERROR ${problem}\n`);
             continue;
           }
@@ -137,13 +137,14 @@ if (isMainModule()) {
       clearTimeout(loginTimer);
       connections.delete(connectionSocket);
       if (member !== undefined) leave(member, member.reason ?? reason);
-      closeConnection(connectionSocket, reason === "line too long" ? "ERROR line too long\n" : "");
+      closeConnection(connectionSocket, reason === "line too long" ? "ERROR line too long\n" : undefined);
     }
   }
 
   /** Sends `lastWords`, then closes the connection politely (FIN after the queued output). */
-  function closeConnection(socket: net.Socket, lastWords: string) {
-    socket.end(lastWords);
+  function closeConnection(socket: net.Socket, lastWords?: string) {
+    if (lastWords !== undefined) socket.write(lastWords);
+    socket.end();
     // Keep reading, and drop what arrives: closing with unread input makes the kernel answer
     // with a reset (RST), which can destroy our last line before the client has read it. A
     // client that never closes its side is cut off after two seconds.
@@ -155,16 +156,14 @@ if (isMainModule()) {
     member.since = batch.length; // lines said before it came in are not for the newcomer
     members.set(nameKey(member.name), member);
     const text = announcement(member.name, "joined", members.size);
-    broadcast(text, undefined);
-    console.log(`${text} (from ${member.address})`);
+    broadcast(text, undefined, `${text} (from ${member.address})`);
   }
 
   function leave(member: Member, reason: string) {
     if (members.get(nameKey(member.name)) !== member || shuttingDown) return;
     members.delete(nameKey(member.name));
     const text = announcement(member.name, "left", members.size);
-    broadcast(text, undefined);
-    console.log(`${text} (${reason})`);
+    broadcast(text, undefined, `${text} (${reason})`);
   }
 
   // Broadcasting. One write per receiver per line would be one system call each: 500
@@ -173,16 +172,16 @@ if (isMainModule()) {
   // and sent by `flush` just after that turn: members who sent none of them all get the same
   // Buffer, one write each; only the turn's senders (without their own lines) and newcomers
   // (from their join on) get a Buffer of their own.
-  function broadcast(text: string, sender: Member | undefined) {
+  function broadcast(text: string, sender: Member | undefined, log = text) {
     if (batch.length === 0) setImmediate(flush);
-    batch.push({ bytes: Buffer.from(`${text}\n`), sender });
-    if (sender !== undefined) console.log(text);
+    batch.push({ bytes: Buffer.from(`${text}\n`), sender, log });
   }
 
   function flush() {
     if (batch.length === 0) return;
     const lines = batch;
     batch = [];
+    console.log(lines.map((line) => line.log).join("\n")); // the console too: one write per turn
     const everything = Buffer.concat(lines.map((line) => line.bytes));
     const senders = new Set(lines.map((line) => line.sender));
     for (const member of members.values()) {
