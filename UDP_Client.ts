@@ -92,7 +92,8 @@ const timer = setTimeout(() => {
   process.exit(1);
 }, timeoutSeconds * 1000);
 const [data, sender] = (await once(clientSocket, "message").catch((error: Error) => {
-  // Some systems do report "port unreachable" (Windows: the reply wait fails with a reset).
+  // Rare on an unconnected socket. (Python on Windows does fail here, with ConnectionResetError
+  // 10054, after a "port unreachable"; Node on Windows ignores that notice.)
   console.error(`Client: no reply from ${host}:${port}: ${error.message}. Is UDP_Server.ts running there? Check --host and --port.`);
   process.exit(1);
 })) as [Buffer, dgram.RemoteInfo];
