@@ -17,7 +17,7 @@
 //   $ npm run bench:chat -- --server node,python         # the threaded Python anchor too
 
 import { Buffer } from "node:buffer";
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import path from "node:path";
@@ -318,7 +318,8 @@ for (const { server, clients, mode, phases, joins, failures } of rows.values()) 
     lines.push(`| ${name} | ${clients} | idle | – | – | – | – | – | ${perConnection}${failed} | – |`);
     continue;
   }
-  const label = mode === "paced" ? `paced ${rate}/s × ${senders}` : `full speed × ${senders}`;
+  const senderCount = Number(phases[0]?.senders ?? Math.min(senders, clients));
+  const label = mode === "paced" ? `paced ${rate}/s × ${senderCount}` : `full speed × ${senderCount}`;
   if (phases.length === 0) {
     lines.push(`| ${name} | ${clients} | ${label} | – | – | – | – | – | ${perConnection} | – |${failed}`);
     continue;
@@ -340,8 +341,9 @@ for (const { server, clients, mode, phases, joins, failures } of rows.values()) 
 }
 
 const cpuModel = cpus()[0]?.model ?? "unknown CPU";
+const serverVersion = servers.includes("node") ? ` ${serverFile} at ${gitVersion(serverFile)};` : "";
 console.log(`Chat benchmark: ${senders} senders × ${messages} lines per mode; paced = ${rate} lines/s per sender; ` +
-  `medians of ${runs} run${runs > 1 ? "s" : ""}; ${cpus().length} × ${cpuModel}, Node ${process.version}; ` +
+  `medians of ${runs} run${runs > 1 ? "s" : ""};${serverVersion} ${cpus().length} × ${cpuModel}, Node ${process.version}; ` +
   `load average ${loadBefore[0]!.toFixed(2)} before, ${loadAfter[0]!.toFixed(2)} after; ${((Date.now() - started) / 1000).toFixed(0)} s.`);
 console.log("");
 console.log(lines.join("\n"));
@@ -386,6 +388,17 @@ function openFileLimits(): [number, number] {
     // not Linux: assume the limits are fine, the joins would fail loudly otherwise
   }
   return [Infinity, Infinity];
+}
+
+/** The last commit of `file`, with "+ uncommitted changes" when the working copy differs. */
+function gitVersion(file: string): string {
+  try {
+    const commit = execFileSync("git", ["log", "-1", "--format=%h", "--", file], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", file], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    return `${commit || "no commit"}${dirty ? " + uncommitted changes" : ""}`;
+  } catch {
+    return "unknown version";
+  }
 }
 
 function median(values: unknown[]): number | null {
