@@ -128,8 +128,11 @@ if (isMainModule()) {
         // Python:  s.send(line.encode())
         //          reply = s.recv(1024).decode()
         // Exactly one reply line comes back per expression; we wait for it before reading on.
+        // The wait can be long: the server serves one client at a time, so we may be queued.
         clientSocket.write(`${line.trim()}\n`);
+        const note = setTimeout(() => console.log("Client: no reply yet; the server serves one client at a time, so another session may be in progress"), 3000);
         const reply = await replies.next().catch((error: Error) => serverGone(`the connection failed: ${error.message}`));
+        clearTimeout(note);
         if (reply.done) serverGone(`the server at ${host}:${port} closed the connection`);
         console.log(reply.value);
       }
@@ -141,13 +144,12 @@ if (isMainModule()) {
   // Python:  s.send(b"q")
   //          s.close()
   // `q` (or the end of the input: Ctrl-D, or the end of a pipe) ends the session: we send `q`
-  // and wait for the server to close its side, which tells us it has ended the session.
+  // and wait for the server to close its side, which tells us it has ended the session (if
+  // another client's session is still going on, that is after it, so we set no time limit).
   quitting = true;
   if (interactive && !typedQ) console.log(); // end the prompt's line after Ctrl-D or Ctrl-C
   clientSocket.write("q\n");
-  const timer = setTimeout(() => serverGone("the server did not close the connection after q"), 5000);
   await once(clientSocket, "close");
-  clearTimeout(timer);
   process.exit(0);
 }
 

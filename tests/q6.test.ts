@@ -325,6 +325,26 @@ describe("q6 client end to end (piped stdin)", () => {
     assert.ok(!server.stdout.some((line) => line.includes("without sending q")));
   });
 
+  test("a client queued behind another session is told why no reply comes, then served; it exits 0", async () => {
+    const { server, port } = shared;
+    const from = server.stdout.length;
+    const alice = new Running(CLIENT, ["--port", String(port), "--name", "Alice"]);
+    alice.write("1 + 2\n");
+    await alice.waitForLine(/^3$/, 15000);
+    const bob = new Running(CLIENT, ["--port", String(port), "--name", "Bob"]);
+    bob.write("2 * 3\nq\n");
+    bob.endInput();
+    await server.waitForLine(/waits until the session with "Alice" ends/, 15000, from);
+    await bob.waitForLine(/^Client: no reply yet; the server serves one client at a time/, 15000);
+    assert.equal(bob.child.exitCode, null, "Bob still waits");
+    assert.ok(!bob.stdout.includes("6"));
+    alice.endInput(); // Ctrl-D: Alice's client sends q
+    assert.equal((await alice.waitForExit(15000)).code, 0);
+    assert.equal((await bob.waitForExit(15000)).code, 0);
+    assert.ok(bob.stdout.includes("6"), bob.stdout.join("\n"));
+    await server.waitForLine(/^Server: Bob sent: q$/, 5000, from);
+  });
+
   test("the default name; the server going away mid-session: one line, exit 1", async () => {
     const { server, port } = await startServer(SERVER);
     const run = new Running(CLIENT, ["--port", String(port)]);
