@@ -15,11 +15,20 @@ import { after, before, describe, test } from "node:test";
 import { ROOT } from "./helpers.ts";
 
 const netns = spawnSync("ip", ["netns", "list"], { timeout: 10_000 });
+/** Whether a namespace can really be created here (a container may forbid it even to root). */
+function canCreateNamespace(): boolean {
+  const probe = `lab3-probe-${process.pid}`;
+  const made = spawnSync("ip", ["netns", "add", probe], { timeout: 10_000 }).status === 0;
+  if (made) spawnSync("ip", ["netns", "delete", probe], { timeout: 10_000 });
+  return made;
+}
 const skip = process.getuid?.() !== 0
   ? "creating network namespaces needs root"
   : netns.error || netns.status !== 0
     ? "`ip netns` is not available (Debian: apt-get install iproute2)"
-    : false;
+    : !canCreateNamespace()
+      ? "`ip netns add` is not permitted here (a container without CAP_SYS_ADMIN?)"
+      : false;
 if (skip) console.log(`# two-hosts tests skipped: ${skip}`);
 
 /** Starts the tool as `npm run two-hosts` would; the caller waits on `done`. Killed after `ms`. */

@@ -134,12 +134,12 @@ async function main(outDir: string, anyPort: boolean): Promise<number> {
     // packets so that they can be read back below with the fields we want.
     console.log(`Capture: $ tshark -i lo -f "${filter}" -c 1000 -a duration:90 -w ${pcap}`);
     const tshark = new Script("tshark", "", [], [], ["tshark", "-i", "lo", "-f", filter, "-c", "1000", "-a", "duration:90", "-w", pcap]);
-    try {
-      await tshark.waitFor(/Capturing on/, 20_000);
-    } catch {
+    if (!(await captureStarted(tshark))) {
       await tshark.finish("SIGKILL");
-      console.error(`Capture: tshark did not start capturing on lo. It said:\n  ${tshark.lines.join("\n  ")}`);
-      console.error("Capture: capturing needs root, or membership in the wireshark group (sudo dpkg-reconfigure wireshark-common).");
+      // tshark also complains about every settings file it may not read; keep the lines that matter.
+      const said = tshark.lines.filter((line) => /capture|permitted|denied|no such device/i.test(line) && !/Error loading table|read the file/.test(line));
+      console.error(`Capture: tshark could not capture on lo. It said:\n  ${said.join("\n  ")}`);
+      console.error("Capture: capturing needs root (sudo npm run capture), or membership in the wireshark group (sudo dpkg-reconfigure wireshark-common).");
       return 1;
     }
 
@@ -178,6 +178,21 @@ async function main(outDir: string, anyPort: boolean): Promise<number> {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Waits until tshark is really capturing. It prints "Capturing on 'Loopback: lo'" first, even
+ * when the capture then fails for lack of permission; newer versions confirm with "Capture
+ * started.", older ones do not, so a tshark still running 3 seconds later counts as started.
+ */
+async function captureStarted(tshark: Script): Promise<boolean> {
+  try {
+    await tshark.waitFor(/Capturing on/, 20_000);
+    await tshark.waitFor(/Capture started/, 3000).catch(() => {}); // it ends, or it has said so, or 3 s went by
+  } catch {
+    return false;
+  }
+  return tshark.lines.some((line) => /Capture started/.test(line)) || !tshark.done;
 }
 
 /** One captured packet, as tshark decoded it. */
@@ -352,7 +367,8 @@ export class Script {
   readonly lines: string[] = [];
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
-  #done = false;
+  /** True once the program has ended. */
+  done = false;
   #wake = () => {};
 
   /** `prefix` goes before the node command, e.g. `ip netns exec NS` to run it in a namespace. */
@@ -366,14 +382,14 @@ export class Script {
       // "close" comes after "exit", once the last output has been read.
       this.child.on("close", (code: number | null, signal: NodeJS.Signals | null) => {
         running.delete(this.child);
-        this.#done = true;
+        this.done = true;
         if (!argv) transcript.push(`${label.padEnd(6)}   (exited with ${code === null ? signal : `code ${code}`})`);
         resolve(code);
       });
       // A program that cannot be started (command not found) reports an "error" instead.
       this.child.on("error", (error) => {
         running.delete(this.child);
-        this.#done = true;
+        this.done = true;
         this.lines.push(`(could not start: ${error.message})`);
         resolve(null);
       });
@@ -407,7 +423,7 @@ export class Script {
       const found = this.lines.find((line) => pattern.test(line));
       if (found !== undefined) return found;
       if (Date.now() > deadline) throw new Error(`${this.label}: no line matching ${pattern} within ${ms} ms`);
-      if (this.#done) {
+      if (this.done) {
         throw new Error(`${this.label}: exited before printing a line matching ${pattern}`);
       }
       await new Promise<void>((resolve) => {
@@ -448,7 +464,12 @@ if (isMainModule()) {
   }
   // Exit explicitly: a program left running by a failed exchange must not keep this one alive
   // (the "exit" handler above kills it).
-  process.exit(await main(path.resolve(values.out!), Boolean(values["free-ports"])));
+  try {
+    process.exit(await main(path.resolve(values.out!), Boolean(values["free-ports"])));
+  } catch (error) {
+    console.error(`Capture: ${(error as Error).message}`);
+    process.exit(1);
+  }
 }
 
 /** Reads a tool's flags; a bad one prints one line and exits 2, as the lab scripts do. */
