@@ -7,9 +7,12 @@
 // 192.0.2.1 and the "client computer" 192.0.2.2, from 192.0.2.0/24, a range reserved for
 // documentation (RFC 5737) that exists only inside this machine and reaches nothing outside.
 //
-// Each pair's server runs in one namespace (bound to 0.0.0.0 or to 192.0.2.1), its client in
-// the other with `--host 192.0.2.1`, and both sides' output is printed. Last, the classic
-// mistake: a server left on its default 127.0.0.1 cannot be reached from the other computer.
+// The UDP template pair, the TCP template pair and Q3 each run their server in one namespace
+// (bound to 0.0.0.0 or to 192.0.2.1) and their client in the other with `--host 192.0.2.1`,
+// and both sides' output is printed. While the template pairs run, tshark (when installed)
+// listens on the server's end of the cable, as Wireshark would on a real network card. Last,
+// the classic mistake: a server left on its default 127.0.0.1 cannot be reached from the
+// other computer.
 // The namespaces are removed afterwards, whatever happens (Ctrl-C included). The transcript
 // is saved as docs/captures/two-hosts.txt (`--out DIR` saves elsewhere); regenerate it, never
 // edit it.
@@ -72,6 +75,8 @@ function ip(...args: string[]): string {
 }
 
 const scripts: Script[] = [];
+/** Temporary directories to remove at the end (the cable capture's). */
+const scratch: string[] = [];
 let cleanedUp = false;
 /** Stops every program still running and deletes both namespaces (the veth pair goes with them). */
 function cleanUp() {
@@ -79,6 +84,9 @@ function cleanUp() {
   cleanedUp = true;
   for (const script of scripts) script.child.kill("SIGKILL");
   for (const ns of [SERVER_NS, CLIENT_NS]) spawnSync("ip", ["netns", "delete", ns], { timeout: 10_000, stdio: "ignore" });
+  // A veth pair that never made it into a namespace (a failure halfway) is still in ours.
+  spawnSync("ip", ["link", "delete", serverLink], { timeout: 10_000, stdio: "ignore" });
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
 }
 // Ctrl-C or a kill must not leave namespaces behind.
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
@@ -110,7 +118,9 @@ async function startWireCapture(): Promise<WireCapture | undefined> {
     say("(tshark is not installed, so the packets on the cable are not shown: sudo apt-get install tshark)");
     return undefined;
   }
-  const pcap = path.join(mkdtempSync(path.join(os.tmpdir(), "lab3-two-hosts-")), "cable.pcapng");
+  const dir = mkdtempSync(path.join(os.tmpdir(), "lab3-two-hosts-"));
+  scratch.push(dir);
+  const pcap = path.join(dir, "cable.pcapng");
   const argv = ["ip", "netns", "exec", SERVER_NS, "tshark", "-i", serverLink, "-f", "arp or udp port 43387 or tcp port 43389", "-c", "200", "-a", "duration:90", "-w", pcap];
   const tshark = new Script("tshark", "", [], [], argv);
   scripts.push(tshark);
@@ -123,7 +133,6 @@ async function showWireCapture({ tshark, pcap }: WireCapture) {
   await new Promise((resolve) => setTimeout(resolve, 300));
   await tshark.finish("SIGINT");
   const list = spawnSync("tshark", ["-r", pcap], { encoding: "utf8", timeout: 30_000 });
-  rmSync(path.dirname(pcap), { recursive: true, force: true });
   say();
   say(`== What the server computer's network card saw (tshark -i ${serverLink} -f "arp or udp port 43387 or tcp port 43389") ==`);
   for (const line of list.stdout.trimEnd().split("\n")) say(`  ${line.trim().replace(/ +/g, " ")}`);
