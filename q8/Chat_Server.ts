@@ -14,14 +14,18 @@
 //
 //   $ npx tsx q8/Chat_Server.ts
 //   Server started on 127.0.0.1:43392 ...waiting for connections
-//   Server: time=10:01:07 Batman has joined. Member count=1 (from 127.0.0.1:50412)
-//   Server: time=10:01:12 Voldemort has joined. Member count=2 (from 127.0.0.1:50420)
+//   Server: time=12:07:03 Batman has joined. Member count=1 (from 127.0.0.1:52154)
+//   Server: time=12:07:05 Voldemort has joined. Member count=2 (from 127.0.0.1:52168)
 //   Batman: Anyone here?
 //   Voldemort: Crucio!
-//   Server: time=10:01:31 Batman has left. Member count=1 (quit)
+//   Batman: Aaaaaahrrhhhhh..
+//   Server: time=12:07:11 Batman has left. Member count=1 (quit)
+//   Server: time=12:07:13 Voldemort has left. Member count=0 (quit)
+//   ^CServer: SIGINT received; closing the chat room
 //
-// Wire protocol: UTF-8 lines ending in "\n" both ways (the contract's Q8 section). The first
-// line is the login name; later lines are chat; `quit` leaves. docs/answers.md explains more.
+// Wire protocol: UTF-8 lines ending in "\n" both ways. The first line is the login name (an
+// `ERROR ...` reply asks for another); later lines are chat; `quit` leaves. answers.md (Q8)
+// explains the design, each failure and its limit, and how the room could grow further.
 
 import { Buffer } from "node:buffer";
 import { once } from "node:events";
@@ -79,6 +83,8 @@ if (isMainModule()) {
   }
   const bound = welcomeSocket.address() as net.AddressInfo;
   console.log(`Server started on ${bound.address}:${bound.port} ...waiting for connections`);
+  // A failed accept (e.g. out of file descriptors) is logged; the room carries on.
+  welcomeSocket.on("error", (error) => console.error(`Server: ${error.message}`));
 
   // Step 4: accept incoming connections, each served by its own handler.
   // Python (the assignment's multi-threaded skeleton):
