@@ -5,6 +5,7 @@
 // Without tshark, or without the right to capture (root), they skip and say why.
 
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -96,6 +97,46 @@ function assertHandshake(list: Row[]) {
   assert.match(list[2]!.note, /handshake 3\/3/);
 }
 
+/** TCP template: handshake, the message in plain text each way, then a FIN from each side. */
+function checkTcpTemplate(text: string) {
+  const list = rows(text);
+  assertHandshake(list);
+  // The text the server printed is the text the capture shows on the wire.
+  const received = /SERVER RECEIVED: (.*)$/m.exec(text);
+  assert.ok(received, "the server did not print SERVER RECEIVED");
+  assert.equal(sent(list, "client"), received[1]);
+  assert.equal(sent(list, "server"), "Whose there?");
+  const request = indexOf(list, 3, "client payload", (row) => row.from === "client" && row.length > 0);
+  const reply = indexOf(list, request + 1, "server payload", (row) => row.from === "server" && row.length > 0);
+  const firstFin = indexOf(list, reply + 1, "FIN", (row) => row.flags.includes("FIN"));
+  const secondFin = indexOf(list, firstFin + 1, "second FIN", (row) => row.flags.includes("FIN"));
+  assert.notEqual(list[firstFin]!.from, list[secondFin]!.from, "both FINs came from the same side");
+  assert.match(list[firstFin]!.note, /teardown/);
+}
+
+/** UDP template: one datagram each way, no handshake, the text in plain view. */
+function checkUdpTemplate(text: string) {
+  const list = rows(text);
+  assert.deepEqual(list.map((row) => [row.from, row.flags]), [["client", "(UDP)"], ["server", "(UDP)"]]);
+  assert.equal(list[1]!.payload, "Ok");
+  assert.ok(list[0]!.payload.length > 0);
+  assert.ok(text.includes(`MESSAGE= ${list[0]!.payload} from`), "the client's message is not what the server printed");
+}
+
+/** Q6 session: handshake, each line and reply in plain text, q, then the server's FIN first. */
+function checkQ6Session(text: string) {
+  const list = rows(text);
+  assertHandshake(list);
+  assert.equal(sent(list, "client"), "Ada\n12 + 42\n4.5 / -6\nq\n");
+  assert.equal(sent(list, "server"), "54\n-0.75\n");
+  const quit = indexOf(list, 3, "the q line", (row) => row.from === "client" && row.payload.endsWith("q\n"));
+  const fin = indexOf(list, quit + 1, "FIN", (row) => row.flags.includes("FIN"));
+  assert.equal(list[fin]!.from, "server", "the server should close first, after q");
+  indexOf(list, fin + 1, "the client's FIN", (row) => row.flags.includes("FIN") && row.from === "client");
+}
+
+const checks = { "tcp-template.txt": checkTcpTemplate, "udp-template.txt": checkUdpTemplate, "q6-session.txt": checkQ6Session };
+
 describe("npm run capture", { skip }, () => {
   let out = "";
   let stdout = "";
@@ -119,41 +160,35 @@ describe("npm run capture", { skip }, () => {
     assert.ok(stdout.includes(readFileSync(path.join(out, "tcp-template.txt"), "utf8").trim()));
   });
 
-  test("TCP template: handshake, the message in plain text each way, then the FINs", () => {
-    const text = readFileSync(path.join(out, "tcp-template.txt"), "utf8");
-    const list = rows(text);
-    assertHandshake(list);
-    // The text the server printed is the text the capture shows on the wire.
-    const received = /SERVER RECEIVED: (.*)$/m.exec(text);
-    assert.ok(received, "the server did not print SERVER RECEIVED");
-    assert.equal(sent(list, "client"), received[1]);
-    assert.equal(sent(list, "server"), "Whose there?");
-    const request = indexOf(list, 3, "client payload", (row) => row.from === "client" && row.length > 0);
-    const reply = indexOf(list, request + 1, "server payload", (row) => row.from === "server" && row.length > 0);
-    const firstFin = indexOf(list, reply + 1, "FIN", (row) => row.flags.includes("FIN"));
-    const secondFin = indexOf(list, firstFin + 1, "second FIN", (row) => row.flags.includes("FIN"));
-    assert.notEqual(list[firstFin]!.from, list[secondFin]!.from, "both FINs came from the same side");
-    assert.match(list[firstFin]!.note, /teardown/);
-  });
+  for (const [file, check] of Object.entries(checks)) {
+    test(`${file}: the packets Q5 asks about (handshake, both directions' text, teardown), in order`, () => {
+      check(readFileSync(path.join(out, file), "utf8"));
+    });
+  }
+});
 
-  test("UDP template: one datagram each way, no handshake, text in plain view", () => {
-    const text = readFileSync(path.join(out, "udp-template.txt"), "utf8");
-    const list = rows(text);
-    assert.deepEqual(list.map((row) => [row.from, row.flags]), [["client", "(UDP)"], ["server", "(UDP)"]]);
-    assert.equal(list[1]!.payload, "Ok");
-    assert.ok(list[0]!.payload.length > 0);
-    assert.ok(text.includes(list[0]!.payload), "the client's message is not in what the programs printed");
-  });
+// The committed captures are checked the same way, and (with tshark) against the raw capture
+// saved beside them: every packet row must be a packet of loopback.pcapng, with its payload.
+describe("docs/captures, as committed", () => {
+  const dir = path.join(ROOT, "docs", "captures");
+  for (const [file, check] of Object.entries(checks)) {
+    test(`${file} shows the same, and says how it was made`, () => {
+      const text = readFileSync(path.join(dir, file), "utf8");
+      assert.match(text, /by `npm run capture` \(tools\/capture\.ts\)\. Regenerate, do not edit\./);
+      check(text);
+    });
+  }
 
-  test("Q6 session: handshake, each line and reply in plain text, q, then the FINs", () => {
-    const list = rows(readFileSync(path.join(out, "q6-session.txt"), "utf8"));
-    assertHandshake(list);
-    assert.equal(sent(list, "client"), "Ada\n12 + 42\n4.5 / -6\nq\n");
-    assert.equal(sent(list, "server"), "54\n-0.75\n");
-    const quit = indexOf(list, 3, "the q line", (row) => row.from === "client" && row.payload.endsWith("q\n"));
-    const fin = indexOf(list, quit + 1, "FIN", (row) => row.flags.includes("FIN"));
-    assert.equal(list[fin]!.from, "server", "the server should close first, after q");
-    indexOf(list, fin + 1, "the client's FIN", (row) => row.flags.includes("FIN") && row.from === "client");
+  test("every packet row is in loopback.pcapng, with the same payload", { skip: (tshark.error || tshark.status !== 0) && "tshark is not installed" }, () => {
+    const read = spawnSync("tshark", ["-r", path.join(dir, "loopback.pcapng"), "-T", "fields", "-e", "frame.number", "-e", "tcp.payload", "-e", "udp.payload"], { encoding: "utf8", timeout: 30_000 });
+    assert.equal(read.status, 0, read.stderr);
+    const payloads = new Map(read.stdout.trim().split("\n").map((line) => {
+      const [number, tcp, udp] = line.split("\t");
+      return [Number(number), Buffer.from((tcp || udp || "").replace(/:/g, ""), "hex").toString("utf8")];
+    }));
+    const all = Object.keys(checks).flatMap((file) => rows(readFileSync(path.join(dir, file), "utf8")));
+    assert.equal(all.length, payloads.size, "the text files and the capture hold different numbers of packets");
+    for (const row of all) assert.equal(row.payload, payloads.get(row.number), `packet ${row.number}`);
   });
 });
 
