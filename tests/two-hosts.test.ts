@@ -61,6 +61,56 @@ function section(text: string, title: RegExp): string[] {
 
 const has = (lines: string[], pattern: RegExp) => assert.ok(lines.some((line) => pattern.test(line)), `no line matching ${pattern} in:\n${lines.join("\n")}`);
 
+/** What each section of a run must show, checked on a fresh run and on the committed file. */
+const sections: [string, (text: string) => void][] = [
+  ["UDP template pair: the datagram crosses from 192.0.2.2 and Ok comes back from 192.0.2.1", (text) => {
+    const lines = section(text, /UDP template pair/);
+    has(lines, /server \| .*I could tell you a UDP joke.*192\.0\.2\.2/);
+    has(lines, /client \| .*Ok.*192\.0\.2\.1:43387/);
+    has(lines, /client +\(exited with code 0\)/);
+  }],
+  ["TCP template pair: the connection comes from 192.0.2.2 and the reply reaches it", (text) => {
+    const lines = section(text, /TCP template pair/);
+    has(lines, /server \| Server started on 192\.0\.2\.1:43389/);
+    has(lines, /server \| Connection initiated from 192\.0\.2\.2:\d+/);
+    has(lines, /server \| SERVER RECEIVED: \S/);
+    has(lines, /client \| .*Whose there\?/);
+    has(lines, /client +\(exited with code 0\)/);
+  }],
+  ["the server's end of the cable shows ARP, then the datagrams and the TCP handshake", (text) => {
+    const lines = section(text, /network card saw/);
+    const at = (pattern: RegExp) => {
+      const index = lines.findIndex((line) => pattern.test(line));
+      assert.notEqual(index, -1, `no line matching ${pattern} in:\n${lines.join("\n")}`);
+      return index;
+    };
+    // Before the first datagram can go, the client computer must learn the server's Ethernet address.
+    const arp = at(/ARP .*Who has 192\.0\.2\.1\? Tell 192\.0\.2\.2/);
+    const datagram = at(/192\.0\.2\.2 → 192\.0\.2\.1 UDP .*→ 43387 Len=59/);
+    const syn = at(/192\.0\.2\.2 → 192\.0\.2\.1 TCP .*→ 43389 \[SYN\]/);
+    const synAck = at(/192\.0\.2\.1 → 192\.0\.2\.2 TCP .*43389 → \d+ \[SYN, ACK\]/);
+    const fin = at(/\[FIN, ACK\]/);
+    assert.ok(arp < datagram && datagram < syn && syn < synAck && synAck < fin, lines.join("\n"));
+  }],
+  ["Q3: three requests from 192.0.2.2, each answered with a date or a time", (text) => {
+    const lines = section(text, /Q3 date\/time/);
+    const replies = lines.filter((line) => /^ *client \| .*SEND_(DATE|TIME)/.test(line));
+    assert.equal(replies.length, 3, lines.join("\n"));
+    for (const line of replies) {
+      if (line.includes("SEND_DATE")) assert.match(line, /\d{4}-\d{2}-\d{2}/);
+      else assert.match(line, /\d{2}:\d{2}:\d{2}/);
+    }
+    has(lines, /server \| .*192\.0\.2\.2/);
+  }],
+  ["a server left on 127.0.0.1 cannot be reached from the other computer", (text) => {
+    const lines = section(text, /common mistake/);
+    has(lines, /server \| Server started on 127\.0\.0\.1:43389/);
+    has(lines, /client \| .*192\.0\.2\.1:43389/);
+    has(lines, /client +\(exited with code 1\)/);
+  }],
+];
+const needsTshark = (name: string) => name.includes("cable") && spawnSync("tshark", ["--version"]).status !== 0 && "tshark is not installed";
+
 describe("npm run two-hosts", { skip }, () => {
   let out = "";
   let code: number | null = null;
@@ -85,55 +135,7 @@ describe("npm run two-hosts", { skip }, () => {
     has(stdout.split("\n"), /192\.0\.2\.2\/24/);
   });
 
-  test("UDP template pair: the datagram crosses from 192.0.2.2 and Ok comes back from 192.0.2.1", () => {
-    const lines = section(stdout, /UDP template pair/);
-    has(lines, /server \| .*I could tell you a UDP joke.*192\.0\.2\.2/);
-    has(lines, /client \| .*Ok.*192\.0\.2\.1:43387/);
-    has(lines, /client +\(exited with code 0\)/);
-  });
-
-  test("TCP template pair: the connection comes from 192.0.2.2 and the reply reaches it", () => {
-    const lines = section(stdout, /TCP template pair/);
-    has(lines, /server \| Server started on 192\.0\.2\.1:43389/);
-    has(lines, /server \| Connection initiated from 192\.0\.2\.2:\d+/);
-    has(lines, /server \| SERVER RECEIVED: \S/);
-    has(lines, /client \| .*Whose there\?/);
-    has(lines, /client +\(exited with code 0\)/);
-  });
-
-  test("the server's end of the cable shows ARP, then the datagrams and the TCP handshake", { skip: spawnSync("tshark", ["--version"]).status !== 0 && "tshark is not installed" }, () => {
-    const lines = section(stdout, /network card saw/);
-    const at = (pattern: RegExp) => {
-      const index = lines.findIndex((line) => pattern.test(line));
-      assert.notEqual(index, -1, `no line matching ${pattern} in:\n${lines.join("\n")}`);
-      return index;
-    };
-    // Before the first datagram can go, the client computer must learn the server's Ethernet address.
-    const arp = at(/ARP .*Who has 192\.0\.2\.1\? Tell 192\.0\.2\.2/);
-    const datagram = at(/192\.0\.2\.2 → 192\.0\.2\.1 UDP .*→ 43387 Len=59/);
-    const syn = at(/192\.0\.2\.2 → 192\.0\.2\.1 TCP .*→ 43389 \[SYN\]/);
-    const synAck = at(/192\.0\.2\.1 → 192\.0\.2\.2 TCP .*43389 → \d+ \[SYN, ACK\]/);
-    const fin = at(/\[FIN, ACK\]/);
-    assert.ok(arp < datagram && datagram < syn && syn < synAck && synAck < fin, lines.join("\n"));
-  });
-
-  test("Q3: three requests from 192.0.2.2, each answered with a date or a time", () => {
-    const lines = section(stdout, /Q3 date\/time/);
-    const replies = lines.filter((line) => /^ *client \| .*SEND_(DATE|TIME)/.test(line));
-    assert.equal(replies.length, 3, lines.join("\n"));
-    for (const line of replies) {
-      if (line.includes("SEND_DATE")) assert.match(line, /\d{4}-\d{2}-\d{2}/);
-      else assert.match(line, /\d{2}:\d{2}:\d{2}/);
-    }
-    has(lines, /server \| .*192\.0\.2\.2/);
-  });
-
-  test("a server left on 127.0.0.1 cannot be reached from the other computer", () => {
-    const lines = section(stdout, /common mistake/);
-    has(lines, /server \| Server started on 127\.0\.0\.1:43389/);
-    has(lines, /client \| .*192\.0\.2\.1:43389/);
-    has(lines, /client +\(exited with code 1\)/);
-  });
+  for (const [name, check] of sections) test(name, { skip: needsTshark(name) }, () => check(stdout));
 
   test("Ctrl-C in the middle still removes the namespaces", async () => {
     const run = startTool(["--out", out], 60_000);
@@ -147,6 +149,13 @@ describe("npm run two-hosts", { skip }, () => {
     assert.match(run.output.stderr, /namespaces were removed/);
     assert.deepEqual(leftovers(run.child.pid!), []);
   });
+});
+
+// The committed transcript must show the same (it needs nothing installed to check).
+describe("docs/captures/two-hosts.txt, as committed", () => {
+  const text = readFileSync(path.join(ROOT, "docs", "captures", "two-hosts.txt"), "utf8");
+  test("says how it was made", () => assert.match(text, /by `sudo npm run two-hosts` \(tools\/two-hosts\.ts\)\. Regenerate, do not edit\./));
+  for (const [name, check] of sections) test(name, () => check(text));
 });
 
 test("without root it says so and exits 1", { skip: process.getuid?.() !== 0 ? false : spawnSync("setpriv", ["--version"]).status !== 0 && "setpriv is not installed" }, async () => {
