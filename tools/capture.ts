@@ -127,6 +127,7 @@ async function main(outDir: string, anyPort: boolean): Promise<number> {
   const filter = exchanges.map((exchange) => `${exchange.protocol} port ${exchange.port}`).join(" or ");
 
   const work = mkdtempSync(path.join(os.tmpdir(), "lab3-capture-"));
+  process.on("exit", () => rmSync(work, { recursive: true, force: true })); // also after Ctrl-C
   const pcap = path.join(work, "lo.pcapng");
   try {
     // `-f` is a capture filter (BPF, the kernel keeps everything else out); `-c` and
@@ -464,6 +465,8 @@ if (isMainModule()) {
   }
   // Exit explicitly: a program left running by a failed exchange must not keep this one alive
   // (the "exit" handler above kills it).
+  // Ctrl-C: exit through the "exit" handlers, which stop every child and remove the temp files.
+  process.on("SIGINT", () => process.exit(130));
   try {
     process.exit(await main(path.resolve(values.out!), Boolean(values["free-ports"])));
   } catch (error) {
