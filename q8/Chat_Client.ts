@@ -13,10 +13,35 @@
 //   npx tsx q8/Chat_Client.ts                 # --name Batman skips the question
 //   npx tsx q8/Chat_Client.ts --host 192.168.1.20   # the room on another computer
 //
-//   TRANSCRIPT
+//   Window 1:
+//   $ npx tsx q8/Chat_Client.ts
+//   Enter login name:
+//   > Batman
+//   Server: time=11:52:33 Batman has joined. Member count=1
+//   Server: time=11:52:38 Voldemort has joined. Member count=2
+//   > Anyone here?
+//   Voldemort: Crucio!
+//   > Aaaaaahrrhhhhh..
+//   > quit
 //
-// Piped input works too (no prompt, no terminal codes, just lines):
-//   printf 'Batman\nAnyone here?\nquit\n' | npx tsx q8/Chat_Client.ts
+//   Window 2, started once Batman was in:
+//   $ npx tsx q8/Chat_Client.ts
+//   Enter login name:
+//   > Voldemort
+//   Server: time=11:52:38 Voldemort has joined. Member count=2
+//   Batman: Anyone here?
+//   > Crucio!
+//   Batman: Aaaaaahrrhhhhh..
+//   Server: time=11:52:44 Batman has left. Member count=1
+//   >
+//
+// Piped input works too: no prompt, no terminal codes, just lines (our own are not echoed):
+//   $ printf 'Batman\nAnyone here?\nquit\n' | npx tsx q8/Chat_Client.ts
+//   Enter login name:
+//   Server: time=11:55:05 Batman has joined. Member count=1
+//
+// Exit codes: 0 after `quit` or the end of input; 1 if the server cannot be reached, goes
+// away, or the input ends before a login name was accepted; 2 for a bad flag.
 
 import { Buffer } from "node:buffer";
 import { EventEmitter, once } from "node:events";
@@ -90,6 +115,9 @@ function show(text: string, output: NodeJS.WriteStream = process.stdout) {
     output.write(`${text}\n`);
     return;
   }
+  // Control characters from the room are shown as "�": another member must not be able
+  // to clear our screen or move our cursor by sending terminal escape sequences (ESC [ 2 J).
+  text = text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "\uFFFD");
   // Move up to the row where the prompt starts (a long line wraps over several rows) and
   // erase from there down; print the message; then let readline redraw `> `, what was typed
   // so far and the cursor where it was. The message ends up above the line being typed.
@@ -135,6 +163,7 @@ const receiving = (async () => {
     ending = `the connection to ${host}:${port} failed (${(error as Error).message})`;
   }
   if (!leaving) {
+    prompting = false; // no prompt after the last line
     show(`Client: ${ending}; the chat is over`, process.stderr);
     leave(1);
   }

@@ -5,13 +5,16 @@
 // this file that speaks the contract's wire format; each test's name says which.
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
+import { readFile, rm } from "node:fs/promises";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import process from "node:process";
-import { after, before, test } from "node:test";
+import { promisify } from "node:util";
+import { after, before, describe, test } from "node:test";
 import { closedPort, command, LineSocket, ROOT, Running, runScript, sleep, startServer } from "./helpers.ts";
 
 const CLIENT = "q8/Chat_Client.ts";
@@ -19,6 +22,8 @@ const useRealServer = existsSync(path.join(ROOT, "q8/Chat_Server.ts")) && proces
 const which = useRealServer ? "real Chat_Server.ts" : "fake server";
 // The tests share one room, so the member count depends on who else is in: any count will do.
 const JOINED = (name: string) => new RegExp(`^Server: time=\\d\\d:\\d\\d:\\d\\d ${name} has joined\\. Member count=\\d+$`);
+// Waits that include starting a script get START_MS: the machine may be busy.
+const START_MS = 30000;
 const LEFT = (name: string) => new RegExp(`^Server: time=\\d\\d:\\d\\d:\\d\\d ${name} has left\\. Member count=\\d+$`);
 
 type ChatServer = { port: number; stop: () => Promise<void> };
@@ -26,7 +31,7 @@ type ChatServer = { port: number; stop: () => Promise<void> };
 /** Starts a chat server on a free port: the real one, or the fake below. */
 async function startChatServer(): Promise<ChatServer> {
   if (!useRealServer) return fakeChatServer();
-  const { server, port } = await startServer("q8/Chat_Server.ts");
+  const { server, port } = await startServer("q8/Chat_Server.ts", [], START_MS);
   return { port, stop: async () => void (await server.stop()) };
 }
 
@@ -102,254 +107,284 @@ after(async () => {
   await room.stop();
 });
 
-test(`piped stdin (${which}): login retry after a taken name, chat both ways, quit -> exit 0`, async () => {
-  const batman = await rawMember(room.port, "Batman");
-  sockets.push(batman);
-  const client = new Running(CLIENT, ["--port", String(room.port)]);
-  await client.waitForLine(/^Enter login name:$/);
-  client.write("batman\n"); // taken: names are compared without case
-  const error = await client.waitForLine(/^ERROR/);
-  await client.waitForLine(/^Enter login name:$/, 5000, client.stdout.indexOf(error) + 1);
-  client.write("Robin\n");
-  await client.waitForLine(JOINED("Robin"));
-  await batman.waitFor(JOINED("Robin"));
-
-  client.write("Anyone here?\n");
-  await batman.waitFor(/^Robin: Anyone here\?$/);
-  batman.send("Holy sockets, Robin! Ça marche 🦇\n");
-  await client.waitForLine(/^Batman: Holy sockets, Robin! Ça marche 🦇$/);
-
-  const from = batman.lines.length;
-  client.write("quit\n");
-  assert.equal((await client.waitForExit()).code, 0);
-  await batman.waitFor(LEFT("Robin"), 5000, from);
-  // A pipe gets plain lines: no prompt, no terminal codes, and our own lines are not echoed.
-  const screen = client.stdout.join("\n");
-  assert.doesNotMatch(screen, /\x1b|> /);
-  assert.doesNotMatch(screen, /Anyone here/);
-  assert.deepEqual(client.stderr, []);
-});
-
-test(`piped stdin (${which}): lines piped all at once are not lost while the login is answered; end of input leaves with exit 0`, async () => {
-  const alfred = await rawMember(room.port, "Alfred");
-  sockets.push(alfred);
-  const from = alfred.lines.length;
-  const run = await runScript(CLIENT, ["--port", String(room.port)], { input: "Gordon\nfirst\n\nsecond\n" });
-  assert.equal(run.code, 0, run.err);
-  assert.match(run.stdout[0]!, /^Enter login name:$/);
-  assert.match(run.stdout[1]!, JOINED("Gordon"));
-  await alfred.waitFor(LEFT("Gordon"), 5000, from);
-  // The empty line is not sent; the two others arrive in order, then the leave.
-  const said = alfred.lines.slice(from).filter((line) => !/^Server:/.test(line));
-  assert.deepEqual(said, ["Gordon: first", "Gordon: second"]);
-});
-
-test(`--name (${which}): logs in without asking; a taken --name prints the ERROR and asks on stdin`, async () => {
-  const joker = await rawMember(room.port, "Joker");
-  sockets.push(joker);
-  const named = await runScript(CLIENT, ["--port", String(room.port), "--name", "Harley"], { input: "hello\n" });
-  assert.equal(named.code, 0, named.err);
-  assert.doesNotMatch(named.out, /Enter login name:/);
-  assert.match(named.stdout[0]!, JOINED("Harley"));
-  await joker.waitFor(/^Harley: hello$/);
-
-  const taken = await runScript(CLIENT, ["--port", String(room.port), "--name", "JOKER"], { input: "Penguin\n" });
-  assert.equal(taken.code, 0, taken.err);
-  assert.match(taken.stdout[0]!, /^ERROR/);
-  assert.equal(taken.stdout[1], "Enter login name:");
-  assert.match(taken.stdout[2]!, JOINED("Penguin"));
-});
-
-test(`input ends before a name is accepted (${which}): exit 1 with one line`, async () => {
-  const bane = await rawMember(room.port, "Bane");
-  sockets.push(bane);
-  const run = await runScript(CLIENT, ["--port", String(room.port), "--name", "Bane"]);
-  assert.equal(run.code, 1);
-  assert.match(run.stdout[0]!, /^ERROR/);
-  assert.equal(run.stderr.length, 1, run.err);
-  assert.match(run.err, /^Client: .*login name/);
-});
-
-test(`the server goes away (${which}): the client says so and exits 1`, async () => {
-  const ownRoom = await startChatServer();
-  try {
-    const client = new Running(CLIENT, ["--port", String(ownRoom.port), "--name", "Riddler"]);
-    await client.waitForLine(JOINED("Riddler"));
-    await ownRoom.stop();
-    assert.equal((await client.waitForExit()).code, 1);
-    assert.equal(client.stderr.length, 1, client.stderr.join("\n"));
-    assert.match(client.stderr[0]!, /^Client: the server at 127\.0\.0\.1:\d+ closed the connection/);
-    assert.doesNotMatch(client.stderr[0]!, /\n\s+at /);
-  } finally {
-    await ownRoom.stop();
-  }
-});
-
-test("framing (scripted fake server): bytes split mid-character, several lines per read, \\r\\n and a last unterminated line", async () => {
-  const server = net.createServer(async (socket) => {
-    socket.on("error", () => {});
-    await once(socket, "data"); // the login name
-    const bytes = Buffer.from("Server: time=12:00:00 Ivy has joined. Member count=1\nBane: héllo 🌿\r\nBane: two\nBane: last");
-    const cut = bytes.indexOf(Buffer.from("🌿")) + 2; // in the middle of the 4-byte emoji
-    socket.write(bytes.subarray(0, cut));
-    await sleep(100);
-    socket.end(bytes.subarray(cut));
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  try {
-    const { port } = server.address() as net.AddressInfo;
-    const client = new Running(CLIENT, ["--port", String(port), "--name", "Ivy"]);
-    assert.equal((await client.waitForExit()).code, 1);
-    assert.deepEqual(client.stdout, ["Server: time=12:00:00 Ivy has joined. Member count=1", "Bane: héllo 🌿", "Bane: two", "Bane: last"]);
-  } finally {
-    server.close();
-  }
-});
-
-test("an unreachable server: one line naming 127.0.0.1:PORT, exit 1, no stack trace", async () => {
-  const port = await closedPort();
-  const run = await runScript(CLIENT, ["--port", String(port), "--name", "Nobody"]);
-  assert.equal(run.code, 1);
-  assert.deepEqual(run.stdout, []);
-  assert.equal(run.stderr.length, 1, run.err);
-  assert.ok(run.err.includes(`127.0.0.1:${port}`), run.err);
-  assert.match(run.err, /check/);
-});
-
-test("--help exits 0; an unknown flag or a bad port exits 2 with one line", async () => {
-  const help = await runScript(CLIENT, ["--help"]);
-  assert.equal(help.code, 0);
-  assert.match(help.out, /--name/);
-  assert.match(help.out, /43392/);
-  const bad = await runScript(CLIENT, ["--bogus"]);
-  assert.equal(bad.code, 2);
-  assert.equal(bad.stderr.length, 1);
-  assert.match(bad.err, /--bogus/);
-  const badPort = await runScript(CLIENT, ["--port", "70000"]);
-  assert.equal(badPort.code, 2);
-  assert.equal(badPort.stderr.length, 1);
-  assert.match(badPort.err, /70000/);
-});
-
 // ---------------------------------------------------------------------------------------
 // On a real terminal (tmux gives the client a pseudo-terminal and shows us its screen).
 
 const tmuxMissing = spawnSync("tmux", ["-V"]).status !== 0;
+const execFileAsync = promisify(execFile);
 
-/** A tmux server of our own (its own socket) running one program in a pane of the given size. */
+/**
+ * A tmux server of our own (its own socket) running one program in a pane of the given size.
+ * Every tmux call is asynchronous: a blocking spawnSync would stall this process's event
+ * loop, and with it the sockets and timers of the tests running beside this one.
+ */
 class Terminal {
   readonly socketName = `q8-client-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  // The shell in the pane writes the program's exit status here (tmux's own #{pane_dead_status}
+  // is sometimes left empty when the program exits).
+  readonly statusFile = path.join(os.tmpdir(), `${this.socketName}.status`);
 
-  constructor(file: string, args: string[], width: number, height: number) {
+  static async start(file: string, args: string[], width: number, height: number): Promise<Terminal> {
+    const terminal = new Terminal();
     const [cmd, argv] = command(file, args);
-    const shellLine = ["cd", quote(ROOT), "&&", "exec", ...[cmd, ...argv].map(quote)].join(" ");
-    this.tmux("-f", "/dev/null", "new-session", "-d", "-s", "chat", "-x", String(width), "-y", String(height), shellLine, ";", "set-option", "-t", "chat", "remain-on-exit", "on");
+    const shellLine = `cd ${quote(ROOT)} && ${[cmd, ...argv].map(quote).join(" ")}; echo $? > ${quote(terminal.statusFile)}`;
+    await terminal.tmux("-f", "/dev/null", "new-session", "-d", "-s", "chat", "-x", String(width), "-y", String(height), shellLine, ";", "set-option", "-t", "chat", "remain-on-exit", "on");
+    return terminal;
   }
 
-  tmux(...args: string[]): string {
-    const result = spawnSync("tmux", ["-L", this.socketName, ...args], { encoding: "utf8", timeout: 5000 });
-    if (result.status !== 0) throw new Error(`tmux ${args.join(" ")} failed: ${result.stderr}`);
-    return result.stdout;
+  async tmux(...args: string[]): Promise<string> {
+    const { stdout } = await execFileAsync("tmux", ["-L", this.socketName, ...args], { encoding: "utf8", timeout: 10000 });
+    return stdout;
   }
 
   /** Types text (literally, one key at a time like a person; no Enter). */
-  type(text: string) {
-    for (const key of text) this.tmux("send-keys", "-t", "chat", "-l", key);
+  async type(text: string) {
+    for (const key of text) await this.tmux("send-keys", "-t", "chat", "-l", key);
   }
 
-  enter() {
-    this.tmux("send-keys", "-t", "chat", "Enter");
+  async enter() {
+    await this.tmux("send-keys", "-t", "chat", "Enter");
   }
 
   /** The screen's rows, trailing blanks removed, and where the cursor is. */
-  screen() {
-    const rows = this.tmux("capture-pane", "-p", "-t", "chat").split("\n").map((row) => row.trimEnd());
-    const [x, y, dead, status] = this.tmux("display-message", "-p", "-t", "chat", "#{cursor_x} #{cursor_y} #{pane_dead} #{pane_dead_status}").trim().split(" ");
+  async screen() {
+    const rows = (await this.tmux("capture-pane", "-p", "-t", "chat")).split("\n").map((row) => row.trimEnd());
+    const [x, y] = (await this.tmux("display-message", "-p", "-t", "chat", "#{cursor_x} #{cursor_y}")).trim().split(" ");
     while (rows.length > 0 && rows.at(-1) === "") rows.pop();
-    return { rows, cursorX: Number(x), cursorY: Number(y), exited: dead === "1", status: Number(status) };
+    const status = await readFile(this.statusFile, "utf8").catch(() => "");
+    return { rows, cursorX: Number(x), cursorY: Number(y), exited: status.trim() !== "", status: Number(status) };
   }
 
   /** Polls the screen until `done` holds; fails with the screen after `ms`. */
-  async waitFor(what: string, done: (screen: ReturnType<Terminal["screen"]>) => boolean, ms = 8000) {
+  async waitFor(what: string, done: (screen: Screen) => boolean, ms = START_MS): Promise<Screen> {
     const deadline = Date.now() + ms;
     for (;;) {
-      const screen = this.screen();
+      const screen = await this.screen();
       if (done(screen)) return screen;
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; screen:\n${screen.rows.join("\n")}`);
       await sleep(50);
     }
   }
 
-  kill() {
-    spawnSync("tmux", ["-L", this.socketName, "kill-server"]);
+  async kill() {
+    await this.tmux("kill-server").catch(() => {});
+    await rm(this.statusFile, { force: true });
   }
 }
+type Screen = Awaited<ReturnType<Terminal["screen"]>>;
 
 const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
 
-test(`terminal via tmux (${which}): the > prompt, and an incoming message never garbles the half-typed line`, { skip: tmuxMissing ? "tmux not installed (Debian package: tmux)" : false }, async () => {
-  const voldemort = await rawMember(room.port, "Voldemort");
-  sockets.push(voldemort);
-  const terminal = new Terminal(CLIENT, ["--port", String(room.port)], 80, 24);
-  try {
-    // The assignment's window: the question, then the name typed after `> `.
-    await terminal.waitFor("the login question", (s) => s.rows.join("\n") === "Enter login name:\n>");
-    terminal.type("Harry");
-    terminal.enter();
-    await terminal.waitFor("the join announcement and a fresh prompt", (s) => JOINED("Harry").test(s.rows.at(-2) ?? "") && s.rows.at(-1) === ">");
-    assert.deepEqual(terminal.screen().rows.slice(0, 2), ["Enter login name:", "> Harry"]);
+// The tests use different names in the shared room (or their own servers), so they can run
+// side by side: each spends most of its time waiting for a script to start.
+describe("q8/Chat_Client.ts", { concurrency: 4 }, () => {
+  test(`piped stdin (${which}): login retry after a taken name, chat both ways, quit -> exit 0`, async () => {
+    const batman = await rawMember(room.port, "Batman");
+    sockets.push(batman);
+    const client = new Running(CLIENT, ["--port", String(room.port)]);
+    await client.waitForLine(/^Enter login name:$/, START_MS);
+    client.write("batman\n"); // taken: names are compared without case
+    const error = await client.waitForLine(/^ERROR/);
+    await client.waitForLine(/^Enter login name:$/, 5000, client.stdout.indexOf(error) + 1);
+    client.write("Robin\n");
+    await client.waitForLine(JOINED("Robin"));
+    await batman.waitFor(JOINED("Robin"));
 
-    terminal.type("Expelliar");
-    await terminal.waitFor("the half-typed line", (s) => s.rows.at(-1) === "> Expelliar");
-    voldemort.send("Crucio!\n");
-    const screen = await terminal.waitFor("the incoming message", (s) => s.rows.includes("Voldemort: Crucio!"));
-    // The message has a row of its own, above the prompt; the typed text is intact after
-    // `> `, and the cursor is still at its end.
-    assert.equal(screen.rows.at(-2), "Voldemort: Crucio!");
-    assert.equal(screen.rows.at(-1), "> Expelliar");
-    assert.equal(screen.cursorY, screen.rows.length - 1);
-    assert.equal(screen.cursorX, "> Expelliar".length);
+    client.write("Anyone here?\n");
+    await batman.waitFor(/^Robin: Anyone here\?$/);
+    batman.send("Holy sockets, Robin! Ça marche 🦇\n");
+    await client.waitForLine(/^Batman: Holy sockets, Robin! Ça marche 🦇$/);
 
-    // What readline holds is what was on the screen: finishing the word sends all of it.
-    terminal.type("mus!");
-    terminal.enter();
-    await voldemort.waitFor(/^Harry: Expelliarmus!$/);
+    const from = batman.lines.length;
+    client.write("quit\n");
+    assert.equal((await client.waitForExit(START_MS)).code, 0);
+    await batman.waitFor(LEFT("Robin"), 5000, from);
+    // A pipe gets plain lines: no prompt, no terminal codes, and our own lines are not echoed.
+    const screen = client.stdout.join("\n");
+    assert.doesNotMatch(screen, /\x1b|> /);
+    assert.doesNotMatch(screen, /Anyone here/);
+    assert.deepEqual(client.stderr, []);
+  });
 
-    const from = voldemort.lines.length;
-    terminal.type("quit");
-    terminal.enter();
-    const end = await terminal.waitFor("the client to exit", (s) => s.exited);
-    assert.equal(end.status, 0);
-    await voldemort.waitFor(LEFT("Harry"), 5000, from);
-  } finally {
-    terminal.kill();
-  }
-});
+  test(`piped stdin (${which}): lines piped all at once are not lost while the login is answered; end of input leaves with exit 0`, async () => {
+    const alfred = await rawMember(room.port, "Alfred");
+    sockets.push(alfred);
+    const from = alfred.lines.length;
+    const run = await runScript(CLIENT, ["--port", String(room.port)], { input: "Gordon\nfirst\n\nsecond\n", ms: START_MS });
+    assert.equal(run.code, 0, run.err);
+    assert.match(run.stdout[0]!, /^Enter login name:$/);
+    assert.match(run.stdout[1]!, JOINED("Gordon"));
+    await alfred.waitFor(LEFT("Gordon"), 5000, from);
+    // The empty line is not sent; the two others arrive in order, then the leave.
+    const said = alfred.lines.slice(from).filter((line) => line.startsWith("Gordon: "));
+    assert.deepEqual(said, ["Gordon: first", "Gordon: second"]);
+  });
 
-test(`terminal via tmux (${which}): a typed line that wraps over several rows survives incoming messages`, { skip: tmuxMissing ? "tmux not installed (Debian package: tmux)" : false }, async () => {
-  const dumbledore = await rawMember(room.port, "Dumbledore");
-  sockets.push(dumbledore);
-  const terminal = new Terminal(CLIENT, ["--port", String(room.port), "--name", "Hermione"], 30, 16);
-  try {
-    await terminal.waitFor("the prompt", (s) => s.rows.at(-1) === ">");
-    const long = "It's leviOsa, not levioSA! Swish and flick, then it floats.";
-    terminal.type(long);
-    const typed = await terminal.waitFor("the wrapped line", (s) => s.rows.slice(-3).join("") === `> ${long}`);
-    const promptRows = 3; // "> " and the 59 characters on rows of 30
-    dumbledore.send("Ten points to Gryffindor\n");
-    dumbledore.send("for the levitation charm\n");
-    const screen = await terminal.waitFor("both messages", (s) => s.rows.includes(" charm"));
-    // Every row above the prompt block is a whole message row; the block is the typed line.
-    assert.equal(screen.rows.slice(-promptRows).join(""), `> ${long}`);
-    const wrapped = (text: string) => text.match(/.{1,30}/g)!;
-    const messageRows = [...wrapped("Dumbledore: Ten points to Gryffindor"), ...wrapped("Dumbledore: for the levitation charm")];
-    assert.deepEqual(screen.rows.slice(-promptRows - messageRows.length, -promptRows), messageRows);
-    assert.equal(screen.rows.filter((row) => row.startsWith("> ")).length, 1, screen.rows.join("\n"));
-    assert.equal(screen.cursorX, typed.cursorX);
-    terminal.enter();
-    await dumbledore.waitFor(new RegExp(`^Hermione: ${long.replace(/[.!?]/g, "\\$&")}$`));
-  } finally {
-    terminal.kill();
-  }
+  test(`--name (${which}): logs in without asking; a taken --name prints the ERROR and asks on stdin`, async () => {
+    const joker = await rawMember(room.port, "Joker");
+    sockets.push(joker);
+    const named = await runScript(CLIENT, ["--port", String(room.port), "--name", "Harley"], { input: "hello\n", ms: START_MS });
+    assert.equal(named.code, 0, named.err);
+    assert.doesNotMatch(named.out, /Enter login name:/);
+    assert.match(named.stdout[0]!, JOINED("Harley"));
+    await joker.waitFor(/^Harley: hello$/);
+
+    const taken = await runScript(CLIENT, ["--port", String(room.port), "--name", "JOKER"], { input: "Penguin\n", ms: START_MS });
+    assert.equal(taken.code, 0, taken.err);
+    assert.match(taken.stdout[0]!, /^ERROR/);
+    assert.equal(taken.stdout[1], "Enter login name:");
+    assert.match(taken.stdout[2]!, JOINED("Penguin"));
+  });
+
+  test(`input ends before a name is accepted (${which}): exit 1 with one line`, async () => {
+    const bane = await rawMember(room.port, "Bane");
+    sockets.push(bane);
+    const run = await runScript(CLIENT, ["--port", String(room.port), "--name", "Bane"], { ms: START_MS });
+    assert.equal(run.code, 1);
+    assert.match(run.stdout[0]!, /^ERROR/);
+    assert.equal(run.stderr.length, 1, run.err);
+    assert.match(run.err, /^Client: .*login name/);
+  });
+
+  test(`the server goes away (${which}): the client says so and exits 1`, async () => {
+    const ownRoom = await startChatServer();
+    try {
+      const client = new Running(CLIENT, ["--port", String(ownRoom.port), "--name", "Riddler"]);
+      await client.waitForLine(JOINED("Riddler"), START_MS);
+      await ownRoom.stop();
+      assert.equal((await client.waitForExit(START_MS)).code, 1);
+      assert.equal(client.stderr.length, 1, client.stderr.join("\n"));
+      assert.match(client.stderr[0]!, /^Client: the server at 127\.0\.0\.1:\d+ closed the connection/);
+      assert.doesNotMatch(client.stderr[0]!, /\n\s+at /);
+    } finally {
+      await ownRoom.stop();
+    }
+  });
+
+  test("framing (scripted fake server): bytes split mid-character, several lines per read, \\r\\n and a last unterminated line", async () => {
+    const server = net.createServer(async (socket) => {
+      socket.on("error", () => {});
+      await once(socket, "data"); // the login name
+      const bytes = Buffer.from("Server: time=12:00:00 Ivy has joined. Member count=1\nBane: héllo 🌿\r\nBane: two\nBane: last");
+      const cut = bytes.indexOf(Buffer.from("🌿")) + 2; // in the middle of the 4-byte emoji
+      socket.write(bytes.subarray(0, cut));
+      await sleep(100);
+      socket.end(bytes.subarray(cut));
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    try {
+      const { port } = server.address() as net.AddressInfo;
+      const client = new Running(CLIENT, ["--port", String(port), "--name", "Ivy"]);
+      assert.equal((await client.waitForExit(START_MS)).code, 1);
+      assert.deepEqual(client.stdout, ["Server: time=12:00:00 Ivy has joined. Member count=1", "Bane: héllo 🌿", "Bane: two", "Bane: last"]);
+    } finally {
+      server.close();
+    }
+  });
+
+  test("an unreachable server: one line naming 127.0.0.1:PORT, exit 1, no stack trace", async () => {
+    const port = await closedPort();
+    const run = await runScript(CLIENT, ["--port", String(port), "--name", "Nobody"], { ms: START_MS });
+    assert.equal(run.code, 1);
+    assert.deepEqual(run.stdout, []);
+    assert.equal(run.stderr.length, 1, run.err);
+    assert.ok(run.err.includes(`127.0.0.1:${port}`), run.err);
+    assert.match(run.err, /check/);
+  });
+
+  test("--help exits 0; an unknown flag or a bad port exits 2 with one line", async () => {
+    const [help, bad, badPort] = await Promise.all([
+      runScript(CLIENT, ["--help"], { ms: START_MS }),
+      runScript(CLIENT, ["--bogus"], { ms: START_MS }),
+      runScript(CLIENT, ["--port", "70000"], { ms: START_MS }),
+    ]);
+    assert.equal(help.code, 0);
+    assert.match(help.out, /--name/);
+    assert.match(help.out, /43392/);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stderr.length, 1);
+    assert.match(bad.err, /--bogus/);
+    assert.equal(badPort.code, 2);
+    assert.equal(badPort.stderr.length, 1);
+    assert.match(badPort.err, /70000/);
+  });
+
+  test(`terminal via tmux (${which}): the > prompt, and an incoming message never garbles the half-typed line`, { skip: tmuxMissing ? "tmux not installed (Debian package: tmux)" : false }, async () => {
+    // A room of its own: chatter from the other tests must not land between our rows.
+    const ownRoom = await startChatServer();
+    const voldemort = await rawMember(ownRoom.port, "Voldemort");
+    sockets.push(voldemort);
+    const terminal = await Terminal.start(CLIENT, ["--port", String(ownRoom.port)], 80, 24);
+    try {
+      // The assignment's window: the question, then the name typed after `> `.
+      await terminal.waitFor("the login question", (s) => s.rows.join("\n") === "Enter login name:\n>");
+      await terminal.type("Harry");
+      await terminal.enter();
+      await terminal.waitFor("the join announcement and a fresh prompt", (s) => JOINED("Harry").test(s.rows.at(-2) ?? "") && s.rows.at(-1) === ">");
+      assert.deepEqual((await terminal.screen()).rows.slice(0, 2), ["Enter login name:", "> Harry"]);
+
+      await terminal.type("Expelliar");
+      await terminal.waitFor("the half-typed line", (s) => s.rows.at(-1) === "> Expelliar");
+      voldemort.send("Crucio!\n");
+      const screen = await terminal.waitFor("the incoming message", (s) => s.rows.includes("Voldemort: Crucio!"));
+      // The message has a row of its own, above the prompt; the typed text is intact after
+      // `> `, and the cursor is still at its end.
+      assert.equal(screen.rows.at(-2), "Voldemort: Crucio!");
+      assert.equal(screen.rows.at(-1), "> Expelliar");
+      assert.equal(screen.cursorY, screen.rows.length - 1);
+      assert.equal(screen.cursorX, "> Expelliar".length);
+
+      // Terminal escape sequences from another member are shown, not obeyed (ESC [ 2 J would
+      // clear the screen, BEL would ring).
+      voldemort.send("Imperio\x1b[2J\x07!\n");
+      const after = await terminal.waitFor("the escaped message", (s) => s.rows.includes("Voldemort: Imperio\uFFFD[2J\uFFFD!"));
+      assert.deepEqual(after.rows.slice(0, 2), ["Enter login name:", "> Harry"]);
+      assert.equal(after.rows.at(-1), "> Expelliar");
+
+      // What readline holds is what was on the screen: finishing the word sends all of it.
+      await terminal.type("mus!");
+      await terminal.enter();
+      await voldemort.waitFor(/^Harry: Expelliarmus!$/);
+
+      const from = voldemort.lines.length;
+      await terminal.type("quit");
+      await terminal.enter();
+      const end = await terminal.waitFor("the client to exit", (s) => s.exited);
+      assert.equal(end.status, 0);
+      await voldemort.waitFor(LEFT("Harry"), 5000, from);
+    } finally {
+      await terminal.kill();
+      await ownRoom.stop();
+    }
+  });
+
+  test(`terminal via tmux (${which}): a typed line that wraps over several rows survives incoming messages`, { skip: tmuxMissing ? "tmux not installed (Debian package: tmux)" : false }, async () => {
+    const ownRoom = await startChatServer();
+    const dumbledore = await rawMember(ownRoom.port, "Dumbledore");
+    sockets.push(dumbledore);
+    const terminal = await Terminal.start(CLIENT, ["--port", String(ownRoom.port), "--name", "Hermione"], 30, 16);
+    try {
+      await terminal.waitFor("the prompt", (s) => s.rows.at(-1) === ">");
+      const long = "It's leviOsa, not levioSA! Swish and flick, then it floats.";
+      await terminal.type(long);
+      const typed = await terminal.waitFor("the wrapped line", (s) => s.rows.slice(-3).join("") === `> ${long}`);
+      const promptRows = 3; // "> " and the 59 characters on rows of 30
+      dumbledore.send("Ten points to Gryffindor\n");
+      dumbledore.send("for the levitation charm\n");
+      const screen = await terminal.waitFor("both messages", (s) => s.rows.includes(" charm"));
+      // Every row above the prompt block is a whole message row; the block is the typed line.
+      assert.equal(screen.rows.slice(-promptRows).join(""), `> ${long}`);
+      const wrapped = (text: string) => text.match(/.{1,30}/g)!;
+      const messageRows = [...wrapped("Dumbledore: Ten points to Gryffindor"), ...wrapped("Dumbledore: for the levitation charm")];
+      assert.deepEqual(screen.rows.slice(-promptRows - messageRows.length, -promptRows), messageRows);
+      assert.equal(screen.rows.filter((row) => row.startsWith("> ")).length, 1, screen.rows.join("\n"));
+      assert.equal(screen.cursorX, typed.cursorX);
+      await terminal.enter();
+      await dumbledore.waitFor(new RegExp(`^Hermione: ${long.replace(/[.!?]/g, "\\$&")}$`));
+    } finally {
+      await terminal.kill();
+      await ownRoom.stop();
+    }
+  });
 });
