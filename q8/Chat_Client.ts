@@ -83,6 +83,9 @@ try {
   process.exit(1);
 }
 clientSocket.setTimeout(0);
+// Each chat line is a small segment of its own: send it at once instead of letting the
+// kernel hold it back until the previous one is acknowledged (Nagle's algorithm).
+clientSocket.setNoDelay(true);
 // The receiving loop in step 3 learns of a reset connection by itself; this listener only
 // keeps an error that arrives after that loop has ended from crashing the program.
 clientSocket.on("error", () => {});
