@@ -302,7 +302,7 @@ if (failures.length > 0) {
   console.log("\nFailed tests:");
   for (const result of failures) {
     console.log(`  [${result.runtime}] ${path.relative(ROOT, result.file)} › ${result.test}`);
-    console.log(`      ${result.error.split("\n").slice(0, 6).join("\n      ")}`);
+    console.log(`      ${result.error.split("\n").filter((line) => line.trim() !== "").slice(0, 12).join("\n      ")}`);
   }
 }
 const passed = all.length - failures.length;
