@@ -91,36 +91,48 @@ if (isMainModule()) {
   // blocking recvfrom(). Each event brings the whole datagram (Node reads up to 64 KiB, where
   // recvfrom(1024) would cut a longer one short) and the sender's address and port: UDP has
   // no connection, so the sender's address is the only way to know where to reply.
-  try {
-    for await (const [datagram, sender] of on(serverSocket, "message") as AsyncIterable<[Buffer, dgram.RemoteInfo]>) {
-      // Q3: the request is the datagram's text, white space around it ignored (a client that
-      // sends "SEND_TIME\n", as `echo SEND_TIME | nc -u` does, is understood). Bytes that are
-      // not UTF-8 decode to U+FFFD and simply make an unknown request.
-      const request = datagram.toString("utf8");
-      const reply = replyTo(request, new Date());
+  // The outer loop only starts the inner one again after Bun's "port unreachable" (see catch).
+  for (;;) {
+    try {
+      for await (const [datagram, sender] of on(serverSocket, "message") as AsyncIterable<[Buffer, dgram.RemoteInfo]>) {
+        // Q3: the request is the datagram's text, white space around it ignored (a client that
+        // sends "SEND_TIME\n", as `echo SEND_TIME | nc -u` does, is understood). Bytes that are
+        // not UTF-8 decode to U+FFFD and simply make an unknown request.
+        const request = datagram.toString("utf8");
+        const reply = replyTo(request, new Date());
 
-      // Python:  s.sendto(reply.encode(), addr)
-      // The reply goes back to the address the request came from. send() queues the datagram
-      // and returns; a failure arrives in the callback (without one it would be an "error"
-      // event, which would end this loop). A sender that cannot be answered at all, such as
-      // one with port 0, throws at once: we log it and wait for the next request.
-      const from = `${sender.address}:${sender.port}`;
-      try {
-        serverSocket.send(reply, sender.port, sender.address, (error) => {
-          if (error) console.error(`Server: could not reply to ${from}: ${error.message}`);
-        });
-      } catch (error) {
-        console.error(`Server: could not reply to ${from}: ${(error as Error).message}`);
+        // Python:  s.sendto(reply.encode(), addr)
+        // The reply goes back to the address the request came from. send() queues the datagram
+        // and returns; a failure arrives in the callback (without one it would be an "error"
+        // event, which would end this loop). A sender that cannot be answered at all, such as
+        // one with port 0, throws at once: we log it and wait for the next request.
+        const from = `${sender.address}:${sender.port}`;
+        try {
+          serverSocket.send(reply, sender.port, sender.address, (error) => {
+            if (error) console.error(`Server: could not reply to ${from}: ${error.message}`);
+          });
+        } catch (error) {
+          console.error(`Server: could not reply to ${from}: ${(error as Error).message}`);
+        }
+        // One line per request. The request is shown escaped and shortened, so that a datagram
+        // of random bytes, control characters or 64 KiB cannot garble the console; the reply is
+        // our own plain ASCII text.
+        console.log(`Server: request ${quote(request)} from ${from} -> ${reply}`);
       }
-      // One line per request. The request is shown escaped and shortened, so that a datagram
-      // of random bytes, control characters or 64 KiB cannot garble the console; the reply is
-      // our own plain ASCII text.
-      console.log(`Server: request ${quote(request)} from ${from} -> ${reply}`);
+    } catch (error) {
+      // Bun only: a client that has gone before its reply arrives makes the operating system
+      // answer that reply with an ICMP "port unreachable" notice, and Bun passes the notice on
+      // as an "error" event (ECONNREFUSED) on this socket, which ends the loop above. Node and
+      // Deno drop it, as UDP has no connection to refuse (Python on Windows raises it too, as
+      // ConnectionResetError 10054). Our socket is fine: we go round and wait for the next request.
+      if ((error as NodeJS.ErrnoException).code === "ECONNREFUSED") {
+        console.error("Server: a client went away before its reply arrived; waiting for the next request");
+        continue;
+      }
+      // Reached only if the socket itself fails: no datagram, however odd, gets here.
+      console.error(`Server: the socket failed: ${(error as Error).message}`);
+      process.exit(1);
     }
-  } catch (error) {
-    // Reached only if the socket itself fails: no datagram, however odd, gets here.
-    console.error(`Server: the socket failed: ${(error as Error).message}`);
-    process.exit(1);
   }
 }
 
