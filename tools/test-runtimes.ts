@@ -49,12 +49,18 @@ const SCRIPTS = [
 // meets the behaviour this matrix was made green with; raise them on purpose, then re-run.
 const WANTED = { deno: "~2.9.5", bun: "~1.4.4", node: "^24.18.0" };
 
-const usage = `Usage: npm run test:runtimes -- [--runtimes tsx,node,deno,bun] [--jobs N] [tests/FILE.test.ts ...]`;
+const usage = `Usage: npm run test:runtimes -- [--runtimes tsx,node,deno,bun] [--jobs N] [--verbose] [tests/FILE.test.ts ...]
+  --verbose  list every test with its verdict and the scripts it launched`;
 let options;
 try {
   options = parseArgs({
     allowPositionals: true,
-    options: { runtimes: { type: "string", default: RUNTIMES.join(",") }, jobs: { type: "string" }, help: { type: "boolean" } },
+    options: {
+      runtimes: { type: "string", default: RUNTIMES.join(",") },
+      jobs: { type: "string" },
+      verbose: { type: "boolean" },
+      help: { type: "boolean" },
+    },
   });
 } catch (error) {
   console.error(`${(error as Error).message.split(". ")[0]} (see --help)`);
@@ -167,16 +173,28 @@ interface Result {
   scripts: Set<string>;
 }
 
-/** `test("name"` / `it('name'` declarations in a test file, with their line numbers. */
-function declarations(file: string): { line: number; name: RegExp }[] {
-  const found: { line: number; name: RegExp }[] = [];
+interface Declaration {
+  line: number;
+  indent: number;
+  suite: boolean; // describe()/suite(): its hooks serve the tests declared inside it
+  end: number; // for a suite, the line of the next declaration outside it
+  name: RegExp;
+}
+
+/** `test("name"` / `it('name'` / `describe("name"` declarations in a test file, with their lines. */
+function declarations(file: string): Declaration[] {
+  const found: Declaration[] = [];
   fs.readFileSync(file, "utf8").split("\n").forEach((text, index) => {
-    const match = /^\s*(?:test|it|describe|suite)\(\s*(["'`])((?:\\.|(?!\1).)*)\1/.exec(text);
+    const match = /^(\s*)(test|it|describe|suite)\(\s*(["'`])((?:\\.|(?!\3).)*)\3/.exec(text);
     if (!match) return;
     // A template literal's `${...}` parts match anything.
-    const pattern = match[2]!.split(/\$\{[^}]*\}/).map((part) => part.replace(/\\(.)/g, "$1").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*");
-    found.push({ line: index + 1, name: new RegExp(`^${pattern}$`) });
+    const pattern = match[4]!.split(/\$\{[^}]*\}/).map((part) => part.replace(/\\(.)/g, "$1").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*");
+    const suite = match[2] === "describe" || match[2] === "suite";
+    found.push({ line: index + 1, indent: match[1]!.length, suite, end: Infinity, name: new RegExp(`^${pattern}$`) });
   });
+  for (const [i, decl] of found.entries()) {
+    if (decl.suite) decl.end = found.slice(i + 1).find((other) => other.indent <= decl.indent)?.line ?? Infinity;
+  }
   return found;
 }
 
@@ -216,8 +234,10 @@ async function runUnder(runtime: Runtime, files: string[], binary: string): Prom
       const outer = callers.filter((caller) => path.resolve(caller.replace(/^file:\/\//, "").replace(/:\d+$/, "")) === file).pop();
       const at = outer ? Number(/:(\d+)$/.exec(outer)![1]) : 0;
       const decl = decls.filter((d) => d.line <= at).pop();
-      if (!decl) fromHooks.add(normal);
-      else byDecl.set(decl.line, (byDecl.get(decl.line) ?? new Set()).add(normal));
+      // Launched from a file-level hook: every test in the file; from a suite's hook: the suite's tests.
+      const owners = !decl ? [] : decl.suite ? decls.filter((d) => !d.suite && d.line > decl.line && d.line < decl.end) : [decl];
+      if (owners.length === 0) fromHooks.add(normal);
+      for (const owner of owners) byDecl.set(owner.line, (byDecl.get(owner.line) ?? new Set()).add(normal));
     }
     for (const result of fileResults) {
       for (const decl of decls) {
@@ -259,6 +279,11 @@ for (const runtime of runtimes) {
   const results = await runUnder(runtime, files, binary);
   all.push(...results);
   const failed = results.filter((result) => !result.passed).length;
+  if (options.values.verbose) {
+    for (const result of results) {
+      console.log(`  ${result.passed ? "pass" : "FAIL"} ${path.relative(ROOT, result.file)} › ${result.test}  [${[...result.scripts].join(", ") || "no script"}]`);
+    }
+  }
   console.log(`${versions.get(runtime)}: ${results.length - failed} passed, ${failed} failed (${files.length} files, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
