@@ -253,11 +253,10 @@ function onServerLine(client: Client, line: Buffer, start: number, end: number) 
     } else if (text.startsWith("ERROR")) {
       client.onJoinFailed?.(`${client.name} got "${text}"`);
       return;
-    } else {
-      return; // e.g. someone else's announcement racing ours, or a greeting: not ours yet
     }
-  }
-  if (phase > 0) {
+    // Otherwise someone else's announcement reached us before our own (a server may add us
+    // to the room before it announces us): it may still be the one that counts everybody.
+  } else if (phase > 0) {
     unexpectedLines++;
     if (unexpectedSamples.length < 5) unexpectedSamples.push(`${client.name} got "${line.toString("utf8", start, end)}"`);
     return;
