@@ -136,8 +136,10 @@ if (isMainModule()) {
       }
     } catch (error) {
       // Limit 2: a line longer than --max-line bytes gets ERROR and ends the connection.
-      // Any other error means the connection was reset: the member dropped.
+      // A network error (it has a code, e.g. ECONNRESET) means the member dropped; anything
+      // else is a bug in this file and should stop the server loudly.
       if (error instanceof RangeError) reason = "line too long";
+      else if ((error as NodeJS.ErrnoException).code === undefined) throw error;
     } finally {
       // Python:  conn.close()  — whichever way the loop ended, the connection goes.
       clearTimeout(loginTimer);
