@@ -70,8 +70,10 @@ if (isMainModule()) {
   // Python:  s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
   const welcomeSocket = net.createServer();
 
-  // Step 2: bind the socket to a host and port.   Python:  s.bind((host, port))
-  // Step 3: start listening on this socket.          Python:  s.listen(5)
+  // Step 2: bind the socket to a host and port.
+  // Python:  s.bind((host, port))
+  // Step 3: start listening on this socket for new connections.
+  // Python:  s.listen(5)
   // As in TCP_Server.ts, Node binds and listens in one call. The backlog is larger here: many
   // clients may knock at once, and the operating system queues them until Node accepts them.
   welcomeSocket.listen({ host, port, backlog: 511 });
