@@ -311,8 +311,8 @@ function readFlags<Name extends string>(defaults: Record<Name, string>): Record<
     }
     return values as Record<Name, string>;
   } catch (error) {
-    // Node's message is "Unknown option '--x'. To specify a positional ...": keep its first sentence.
-    console.error(`${(error as Error).message.split(". ")[0]} (see --help)`);
+    // Node's message may run over several sentences and lines ("Unknown option '--x'. To specify ..."): keep the first.
+    console.error(`${(error as Error).message.split(/\.\s/)[0]} (see --help)`);
     process.exit(2);
   }
 }

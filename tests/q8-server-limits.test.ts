@@ -146,7 +146,7 @@ describe("q8 server: limits, signals and flags (a room of its own per test)", ()
       [["--bogus"], /--bogus/],
       [["--port", "70000"], /--port/],
       [["--login-timeout", "0"], /--login-timeout/],
-      [["--max-line=-5"], /--max-line/],
+      [["--max-line", "-5"], /--max-line/],
       [["--max-queue", ""], /--max-queue/],
     ];
     for (const [args, pattern] of bad) {
