@@ -1,0 +1,23 @@
+// The command line, checked the same way for every script: the contract says an unknown flag or
+// a bad value prints ONE line naming it and exits 2, and `--help` exits 0.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { runScript } from "./helpers.ts";
+
+const scripts = [
+  "UDP_Server.ts", "UDP_Client.ts", "TCP_Server.ts", "TCP_Client.ts",
+  "q3/UDP_Server.ts", "q3/UDP_Client.ts", "q6/TCP_Server.ts", "q6/TCP_Client.ts",
+  "q8/Chat_Server.ts", "q8/Chat_Client.ts",
+];
+
+for (const script of scripts) {
+  test(`${script}: a value that looks like a flag (--port -1) is one line naming --port, exit 2`, async () => {
+    // parseArgs words this error over three lines; the scripts must still print one.
+    const run = await runScript(script, ["--port", "-1"], { ms: 30000 });
+    assert.equal(run.code, 2, run.err);
+    assert.equal(run.stderr.length, 1, run.err);
+    assert.match(run.err, /--port/);
+    assert.equal(run.out, "");
+  });
+}
