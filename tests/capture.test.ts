@@ -19,11 +19,14 @@ const tshark = spawnSync("tshark", ["--version"], { timeout: 15_000 });
 // A one-second capture that sees nothing tells whether we may capture at all (root, or the
 // wireshark group; a container may also lack the capability).
 const canCapture = () => spawnSync("tshark", ["-i", "lo", "-c", "1", "-a", "duration:1", "-f", "udp port 9", "-w", "/dev/null"], { timeout: 20_000 }).status === 0;
-const skip = tshark.error || tshark.status !== 0
+// The tools always start the lab scripts with Node and tsx, so under another LAB_RUNTIME
+// (npm run test:runtimes) these runs would test nothing new.
+const otherRuntime = (process.env.LAB_RUNTIME ?? "tsx") !== "tsx" && `the tools run the scripts with tsx, whatever LAB_RUNTIME (${process.env.LAB_RUNTIME}) says`;
+const skip = otherRuntime || (tshark.error || tshark.status !== 0
   ? "tshark is not installed (Debian: apt-get install tshark)"
   : !canCapture()
     ? `this user may not capture on lo (${process.getuid?.() === 0 ? "root without CAP_NET_RAW?" : "run as root"})`
-    : false;
+    : false);
 if (skip) console.log(`# capture tests skipped: ${skip}`);
 
 /**

@@ -22,13 +22,16 @@ function canCreateNamespace(): boolean {
   if (made) spawnSync("ip", ["netns", "delete", probe], { timeout: 10_000 });
   return made;
 }
-const skip = process.getuid?.() !== 0
+// The tools always start the lab scripts with Node and tsx, so under another LAB_RUNTIME
+// (npm run test:runtimes) these runs would test nothing new.
+const otherRuntime = (process.env.LAB_RUNTIME ?? "tsx") !== "tsx" && `the tools run the scripts with tsx, whatever LAB_RUNTIME (${process.env.LAB_RUNTIME}) says`;
+const skip = otherRuntime || (process.getuid?.() !== 0
   ? "creating network namespaces needs root"
   : netns.error || netns.status !== 0
     ? "`ip netns` is not available (Debian: apt-get install iproute2)"
     : !canCreateNamespace()
       ? "`ip netns add` is not permitted here (a container without CAP_SYS_ADMIN?)"
-      : false;
+      : false);
 if (skip) console.log(`# two-hosts tests skipped: ${skip}`);
 
 /** Starts the tool as `npm run two-hosts` would; the caller waits on `done`. Killed after `ms`. */
