@@ -278,7 +278,7 @@ async function oneSession(server: string, clients: number, sessionModes: string[
     };
     generator = new Spawned(wrap([process.execPath, "--import", "tsx", path.join(ROOT, "bench/load.ts"), ...args]), undefined, onRecord);
     const pacedSeconds = sessionModes.includes("paced") ? messages / rate : 0;
-    const budgetMs = (timeoutSeconds * (1 + sessionModes.length) + pacedSeconds + 30) * 1000;
+    const budgetMs = (timeoutSeconds * (2 + sessionModes.length) + pacedSeconds + 30) * 1000; // joins, warm-up, modes
     const { code } = await generator.exit(budgetMs);
     await new Promise((resolve) => setImmediate(resolve)); // its last output line, if still in flight
     if (reportedError !== undefined) throw new Error(reportedError);

@@ -7,7 +7,8 @@
 //   2. connects --clients N sockets and logs each in as c0001, c0002, ...; waits until every
 //      client has seen its own join announcement and an announcement with "Member count=N"
 //   3. reads the server's memory again -> memory per connection
-//   4. for each --modes entry: the first --senders S clients send --messages M lines each,
+//   4. after an unreported warm-up burst (--warmup lines per sender, for the server's JIT),
+//      for each --modes entry: the first --senders S clients send --messages M lines each,
 //      at full speed (as fast as the socket accepts them) or paced (--rate R lines/s per
 //      sender); every other member must receive every line, in order, exactly once
 //   5. prints one JSON object per phase on stdout and exits
