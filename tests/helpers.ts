@@ -64,7 +64,8 @@ export class Running {
     const [cmd, argv] = command(file, args);
     this.child = spawn(cmd, argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
     children.add(this.child);
-    this.exited = once(this.child, "exit").then(([code, signal]) => {
+    // "close", not "exit": "exit" may fire before the child's stdout has been read to the end.
+    this.exited = once(this.child, "close").then(([code, signal]) => {
       children.delete(this.child);
       return { code: code as number | null, signal: signal as NodeJS.Signals | null };
     });

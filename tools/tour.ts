@@ -31,7 +31,7 @@ class Side {
     console.log(dim(`$ npx tsx ${file} ${args.join(" ")}`.trimEnd()));
     this.child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, file), ...args], { cwd: ROOT });
     running.add(this.child);
-    this.exited = once(this.child, "exit").then(([code]) => {
+    this.exited = once(this.child, "close").then(([code]) => {
       running.delete(this.child);
       return code as number | null;
     });
