@@ -140,13 +140,17 @@ try {
     const server = new Side("Q6 server", "q6/TCP_Server.ts", ["--port", "0"]);
     const port = await server.port();
     const alice = new Side("Q6 Alice", "q6/TCP_Client.ts", ["--port", port, "--name", "Alice"]);
-    await server.waitFor(/Alice/);
+    await server.waitFor(/session started with "Alice"/);
+    alice.type("12 + 42\n");
+    await alice.waitFor(/^54$/);
     const bob = new Side("Q6 Bob", "q6/TCP_Client.ts", ["--port", port, "--name", "Bob"]);
     bob.type("0.1 + 0.2\nq\n");
-    for (const expression of ["12 + 42", "3.24 - 45", "4.5 / -6", "12 +", "10 / 0"]) {
+    await server.waitFor(/waits until the session/);
+    for (const expression of ["3.24 - 45", "4.5 / -6", "12 +", "10 / 0"]) {
       alice.type(`${expression}\n`);
-      await sleep(150);
+      await sleep(100);
     }
+    await alice.waitFor(/division by zero/);
     alice.type("q\n");
     await alice.finish();
     await bob.finish();
