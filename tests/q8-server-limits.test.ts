@@ -6,31 +6,10 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { describe, test } from "node:test";
+import { JOINED, LEFT, login, receivesInOrder } from "./chat-helpers.ts";
 import { LineSocket, runScript, sleep, startServer } from "./helpers.ts";
 
 const SERVER = "q8/Chat_Server.ts";
-const TIME = "\\d\\d:\\d\\d:\\d\\d";
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-const JOINED = (name: string, count = "\\d+") => new RegExp(`^Server: time=${TIME} ${escape(name)} has joined\\. Member count=${count}$`);
-const LEFT = (name: string, count = "\\d+") => new RegExp(`^Server: time=${TIME} ${escape(name)} has left\\. Member count=${count}$`);
-
-/** Connects and logs in as `name`; resolves once the member has seen its own join announcement. */
-async function login(port: number, name: string): Promise<LineSocket> {
-  const member = await LineSocket.connect(port);
-  member.send(`${name}\n`);
-  await member.waitFor(JOINED(name));
-  return member;
-}
-
-/** Waits until `member` has received every line in `expected`, in that order (other lines may come between). */
-async function receivesInOrder(member: LineSocket, expected: string[], ms = 5000) {
-  let from = 0;
-  for (const line of expected) {
-    await member.waitFor(new RegExp(`^${escape(line)}$`), ms, from);
-    from = member.lines.indexOf(line, from) + 1;
-  }
-}
-
 describe("q8 server: limits, signals and flags (a room of its own per test)", () => {
   test("--login-timeout: a connection that sends no name is told why and closed; members are undisturbed", async () => {
     const { server, port } = await startServer(SERVER, ["--login-timeout", "0.5"]);
