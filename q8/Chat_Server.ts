@@ -106,9 +106,9 @@ if (isMainModule()) {
     // acknowledged (Nagle's algorithm), which with delayed ACKs costs ~40 ms per chat line.
     connectionSocket.setNoDelay(true);
     // Read errors reach the loop below; this catches those of writes to a dying socket.
-    connectionSocket.on("error", () => {});
+    connectionSocket.on("error", ignoreError);
     // Limit 1: a connection must log in within --login-timeout seconds.
-    const loginTimer = setTimeout(() => {
+    let loginTimer: NodeJS.Timeout | undefined = setTimeout(() => {
       console.log(`Server: ${address} did not log in within ${loginTimeout} s; closing the connection`);
       closeConnection(connectionSocket, `ERROR no login name within ${loginTimeout} seconds\n`);
     }, loginTimeout * 1000);
@@ -126,7 +126,10 @@ if (isMainModule()) {
             connectionSocket.write(`ERROR ${problem}\n`);
             continue;
           }
+          // A cleared timer object stays in memory while anything refers to it, and this
+          // handler lives as long as the member: let it go.
           clearTimeout(loginTimer);
+          loginTimer = undefined;
           member = { name: line, socket: connectionSocket, address, since: 0 };
           join(member);
         } else if (line === "quit") {
@@ -150,6 +153,9 @@ if (isMainModule()) {
       closeConnection(connectionSocket, reason === "line too long" ? "ERROR line too long\n" : undefined);
     }
   }
+
+  /** One shared do-nothing listener: a new closure per connection would cost memory for nothing. */
+  function ignoreError() {}
 
   /** Sends `lastWords`, then closes the connection politely (FIN after the queued output). */
   function closeConnection(socket: net.Socket, lastWords?: string) {
