@@ -36,7 +36,10 @@ const usage = `Usage: npm run bench:chat -- [options]
   --warmup W         lines per sender sent (unreported) before the modes, to warm up
                      the server's JIT compiler (default 50; 0 = none)
   --idle N           also an idle run: N members log in, memory per idle connection
-                     (default 1000; 0 = no idle run)
+                     (default 1000; 0 = no idle run). It logs in N/2 first and reads the
+                     server's RSS there too, for the marginal cost of one more member
+  --settle S         in the idle run, read the RSS again S seconds after the joins
+                     (default 10; 0 = only right after the joins)
   --runs K           runs per setting; the table shows medians (default 3)
   --server LIST      node (q8/Chat_Server.ts), python (bench/python_threaded_server.py)
                      or node,python (default node)
@@ -60,6 +63,7 @@ try {
       mode: { type: "string", default: "full,paced" },
       warmup: { type: "string", default: "50" },
       idle: { type: "string", default: "1000" },
+      settle: { type: "string", default: "10" },
       runs: { type: "string", default: "3" },
       server: { type: "string", default: "node" },
       "server-file": { type: "string", default: "q8/Chat_Server.ts" },
@@ -86,6 +90,7 @@ const modes = values.mode.split(",");
 for (const mode of modes) if (mode !== "full" && mode !== "paced") fail(`invalid --mode '${mode}': expected full, paced or full,paced`);
 const warmup = wholeNumber("warmup", values.warmup, 0, 1_000_000);
 const idleCount = values.idle === "0" ? 0 : wholeNumber("idle", values.idle, 2, 9999);
+const settle = wholeNumber("settle", values.settle, 0, 600);
 const runs = wholeNumber("runs", values.runs, 1, 100);
 const servers = values.server.split(",");
 for (const server of servers) if (server !== "node" && server !== "python") fail(`invalid --server '${server}': expected node, python or node,python`);
@@ -250,6 +255,7 @@ async function oneSession(server: string, clients: number, sessionModes: string[
       "--clients", String(clients), "--senders", String(senders), "--messages", String(messages),
       "--rate", String(rate), "--warmup", String(warmup), "--modes", sessionModes.join(","), "--server-pid", String(serverProcess.child.pid),
       "--join-timeout", String(timeoutSeconds), "--phase-timeout", String(timeoutSeconds),
+      ...(sessionModes[0] === "idle" ? ["--marginal", "--settle", String(settle)] : []),
     ];
     // The generator reports each phase as one JSON line as soon as it is over.
     let phaseIndex = 0;
@@ -266,11 +272,15 @@ async function oneSession(server: string, clients: number, sessionModes: string[
         joined = record;
         for (const target of into) target.joins.push(record);
         if (sessionModes[0] === "idle") into[0]!.phases.push(record);
-        progress(`${label}: ${clients} joined in ${fixed(record.joinSeconds, 2)} s, server RSS ${kib(record.rssBeforeKiB)} -> ${kib(record.rssAfterKiB)} (${kib(record.rssPerConnectionKiB)}/connection), CPU server ${fixed(record.serverCpuSeconds, 2)} s / generator ${fixed(record.generatorCpuSeconds, 2)} s`);
+        progress(`${label}: ${clients} joined in ${fixed(record.joinSeconds, 2)} s, server RSS ${kib(record.rssBeforeKiB)} -> ${kib(record.rssAfterKiB)} (${kib(record.rssPerConnectionKiB)}/connection)` +
+          (record.rssSettledKiB === null || record.rssSettledKiB === undefined ? "" : `, ${kib(record.rssSettledKiB)} after ${record.settleSeconds} s (${kib(record.rssSettledPerConnectionKiB)}/connection)`) +
+          (record.halfClients === null || record.halfClients === undefined ? "" : `, at N=${record.halfClients} ${kib(record.rssHalfAfterKiB)}: marginal ${kib(record.marginalKiB)}/connection (${kib(record.marginalSettledKiB)} settled)`) +
+          `, CPU server ${fixed(record.serverCpuSeconds, 2)} s / generator ${fixed(record.generatorCpuSeconds, 2)} s`);
       } else if (record.type === "phase") {
         into[phaseIndex++]?.phases.push(record);
         progress(`${label}: ${record.mode}: ${record.received}/${record.expected} delivered, ${rateText(record.deliveriesPerSecond)}, p50 ${ms(record.p50ms)}, p99 ${ms(record.p99ms)}` +
           `, CPU server ${fixed(record.serverCpuSeconds, 2)} s / generator ${fixed(record.generatorCpuSeconds, 2)} s in ${fixed(record.wallSeconds, 2)} s` +
+          `, first copy p50 ${ms(record.firstP50ms)} p99 ${ms(record.firstP99ms)}, generator loop delay p99 ${ms(record.genLoopDelayP99ms)}` +
           (record.problem ? ` — ${record.problem}` : "") + problems(record));
       } else if (record.type === "error") {
         reportedError = String(record.message);
@@ -340,6 +350,17 @@ for (const { server, clients, mode, phases, joins, failures } of rows.values()) 
     `${percent(serverShare)} / ${percent(generatorShare)}${failed} |`);
 }
 
+// The idle runs' memory, each figure with its own definition (medians of the runs).
+const memoryLines: string[] = [];
+for (const { server, clients, mode, joins } of rows.values()) {
+  if (mode !== "idle" || joins.length === 0) continue;
+  const name = server === "node" ? "Node" : "Python, threaded";
+  const m = (key: string) => median(joins.map((join) => join[key]));
+  const half = Number(joins[0]!.halfClients);
+  memoryLines.push(`| ${name} | ${clients} | ${kib(m("rssBeforeKiB"))} | ${kib(m("rssAfterKiB"))} | **${kib(m("rssPerConnectionKiB"))}** | ` +
+    `${settle > 0 ? `${kib(m("rssSettledPerConnectionKiB"))}` : "–"} | ${half} → ${clients}: ${kib(m("marginalKiB"))}${settle > 0 ? ` (settled: ${kib(m("marginalSettledKiB"))})` : ""} |`);
+}
+
 const cpuModel = cpus()[0]?.model ?? "unknown CPU";
 const serverVersion = servers.includes("node") ? ` ${serverFile} at ${gitVersion(serverFile)};` : "";
 console.log(`Chat benchmark: ${senders} senders × ${messages} lines per mode; paced = ${rate} lines/s per sender; ` +
@@ -350,7 +371,17 @@ console.log(lines.join("\n"));
 console.log("");
 console.log("deliveries/s = chat lines received by all members together, from the first send to the last delivery; " +
   "p50/p99 = receive time − send time (one clock: senders and receivers share the generator process); " +
-  "RSS per connection = (server VmRSS after the joins − before) / N; CPU = share of one core during the send phase.");
+  "RSS per connection = (server VmRSS 0.5 s after the joins − before) / N; CPU = share of one core during the send phase.");
+if (memoryLines.length > 0) {
+  console.log("");
+  console.log(`| server | N idle | RSS before | RSS 0.5 s after the joins | per connection | per connection after ${settle} s more | marginal: (RSS at N − RSS at N/2) / (N/2) |`);
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log(memoryLines.join("\n"));
+  console.log("");
+  console.log("per connection = (RSS after − RSS before anyone connected) / N: includes the heap V8 grew while it wrote the N²/2 join announcements; " +
+    "after S s more = the same, read once more after S seconds without traffic; " +
+    "marginal = what the second half of the members added (its own N²·3/8 announcements included), read after the same waits.");
+}
 // Exit 1 when any run failed or any line was lost, reordered, duplicated, echoed or stray.
 const anyFailure = [...rows.values()].some((entry) => entry.failures.length > 0 ||
   entry.phases.some((phase) => phase.type === "phase" && (Number(phase.received) !== Number(phase.expected) ||

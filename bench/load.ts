@@ -24,7 +24,7 @@ import { Buffer } from "node:buffer";
 import { execFileSync } from "node:child_process";
 import { fstatSync, readFileSync } from "node:fs";
 import net from "node:net";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import process from "node:process";
 import { parseArgs } from "node:util";
 
@@ -42,6 +42,9 @@ const usage = `Usage: node --import tsx bench/load.ts --port P [options]
   --phase-timeout S   bound on one send phase beyond its planned length (default 60)
   --stall-timeout S   end a phase when nothing arrived for S seconds after the last send (default 5)
   --settle-ms MS      wait before reading the server's RSS after the joins (default 500)
+  --settle S          then wait S s more and read it again (default 0 = don't)
+  --marginal          log in N/2 first and read the RSS there too (after the same waits):
+                      (RSS at N - RSS at N/2) / (N/2) = what one more member costs
   --help              show this help`;
 
 let values;
@@ -61,6 +64,8 @@ try {
       "phase-timeout": { type: "string", default: "60" },
       "stall-timeout": { type: "string", default: "5" },
       "settle-ms": { type: "string", default: "500" },
+      settle: { type: "string", default: "0" },
+      marginal: { type: "boolean", default: false },
       help: { type: "boolean" },
     },
   }));
@@ -88,6 +93,8 @@ const joinTimeoutMs = positiveNumber("join-timeout", values["join-timeout"]) * 1
 const phaseTimeoutMs = positiveNumber("phase-timeout", values["phase-timeout"]) * 1000;
 const stallTimeoutMs = positiveNumber("stall-timeout", values["stall-timeout"]) * 1000;
 const settleMs = wholeNumber("settle-ms", values["settle-ms"], 0, 600_000);
+const settleSeconds = wholeNumber("settle", values.settle, 0, 600);
+const marginal = values.marginal === true;
 
 // If the parent (bench/chat.ts) goes away, so do we: our stdin is its pipe, and the pipe's
 // end means the parent died without killing us.
@@ -115,7 +122,7 @@ interface Client {
 }
 
 const clients: Client[] = [];
-const finalCountBytes = Buffer.from(`Member count=${clientCount}`);
+let finalCountBytes = Buffer.from(`Member count=${clientCount}`); // set by joinEverybody()
 let finalCountSeen = 0;
 let onFinalCountProgress: (() => void) | undefined;
 
@@ -131,6 +138,10 @@ let unexpectedLines = 0; // server lines during a phase (e.g. someone "has left"
 const unexpectedSamples: string[] = [];
 let disconnects = 0;
 let latencies = new Uint32Array(0); // microseconds, one per delivery
+// firstLatency[sender * phaseMessages + seq] = the smallest latency of that line over all its
+// receivers: how late the FIRST copy of a line arrived. The difference to the overall p99 is
+// the fan-out (the server's 499 writes and our 499 reads of one line, one after another).
+let firstLatency = new Uint32Array(0);
 let firstSendMicros = 0;
 let lastDeliveryMicros = 0;
 let lastProgressMs = 0;
@@ -234,7 +245,10 @@ function onLine(client: Client, line: Buffer, start: number, end: number, now: n
       seen[bit >> 3]! |= 1 << (bit & 7);
       if (seq < nextSeq[slot]!) reordered++;
       else nextSeq[slot] = seq + 1;
-      if (delivered < latencies.length) latencies[delivered] = now > sent ? now - sent : 0;
+      const latency = now > sent ? now - sent : 0;
+      if (delivered < latencies.length) latencies[delivered] = latency;
+      const lineIndex = senderIndex * phaseMessages + seq;
+      if (latency < firstLatency[lineIndex]!) firstLatency[lineIndex] = latency;
       delivered++;
       lastDeliveryMicros = now;
       if (delivered >= expected) onPhaseProgress?.();
@@ -275,9 +289,14 @@ function onServerLine(client: Client, line: Buffer, start: number, end: number) 
 // Step 2: connect and log in everybody, at most `window` logins in flight at once (a burst of
 // 1000 SYNs could overflow the listen backlog and cost a 1 s retransmission).
 
-async function joinEverybody(): Promise<void> {
+async function joinEverybody(upTo: number): Promise<void> {
   const window = 50;
-  let next = 0;
+  const first = clients.length;
+  let next = first;
+  // Each client (also those who joined earlier) must now see the announcement counting `upTo`.
+  finalCountBytes = Buffer.from(`Member count=${upTo}`);
+  finalCountSeen = 0;
+  for (const client of clients) client.sawFinalCount = false;
   let failure: string | undefined;
   const deadline = Date.now() + joinTimeoutMs;
   const startOne = (index: number) =>
@@ -309,16 +328,17 @@ async function joinEverybody(): Promise<void> {
     });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`joins timed out: ${clients.filter((c) => c?.joined).length}/${clientCount} joined, ${finalCountSeen} saw the final count`)), Math.max(0, deadline - Date.now()));
+    if (first >= upTo) resolve();
     let running = 0;
     let done = 0;
     const pump = () => {
-      while (running < window && next < clientCount && failure === undefined) {
+      while (running < window && next < upTo && failure === undefined) {
         running++;
         startOne(next++).then(
           () => {
             running--;
             done++;
-            if (done === clientCount) resolve();
+            if (done === upTo - first) resolve();
             else pump();
           },
           (error: Error) => {
@@ -333,8 +353,8 @@ async function joinEverybody(): Promise<void> {
     throw error;
   });
   // Everybody is in; wait until each one has also seen the announcement counting all N.
-  await waitFor(() => finalCountSeen >= clientCount, deadline, (callback) => (onFinalCountProgress = callback),
-    () => `joins timed out: ${finalCountSeen}/${clientCount} clients saw "Member count=${clientCount}"`);
+  await waitFor(() => finalCountSeen >= upTo, deadline, (callback) => (onFinalCountProgress = callback),
+    () => `joins timed out: ${finalCountSeen}/${upTo} clients saw "Member count=${upTo}"`);
   onFinalCountProgress = undefined;
 }
 
@@ -363,6 +383,7 @@ async function sendPhase(mode: "full" | "paced", messageCount: number, report = 
   unexpectedSamples.length = 0;
   const disconnectsBefore = disconnects;
   latencies = new Uint32Array(expected);
+  firstLatency = new Uint32Array(senderCount * messageCount).fill(0xffffffff);
   nextSeq = new Int32Array(clientCount * senderCount);
   phaseMessages = messageCount;
   seen = new Uint8Array(Math.ceil((clientCount * senderCount * messageCount) / 8));
@@ -371,6 +392,10 @@ async function sendPhase(mode: "full" | "paced", messageCount: number, report = 
   const serverCpuBefore = serverCpuSeconds();
   const wallBefore = performance.now();
   firstSendMicros = nowMicros();
+  // How late this process's own event loop runs (sampled every 1 ms): a receiver's read that
+  // waits behind other reads is timed late, and that delay is ours, not the server's.
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
 
   const sending = mode === "full" ? sendFullSpeed(messageCount) : sendPaced(messageCount);
   const plannedMs = mode === "paced" ? (messageCount / rate) * 1000 : 0;
@@ -416,11 +441,14 @@ async function sendPhase(mode: "full" | "paced", messageCount: number, report = 
       }
     }, 20);
   });
+  loopDelay.disable();
   const wallSeconds = (performance.now() - wallBefore) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const serverCpuAfter = serverCpuSeconds();
   const sample = latencies.subarray(0, Math.min(delivered, latencies.length)).sort();
   const percentile = (p: number) => (sample.length === 0 ? null : sample[Math.min(sample.length - 1, Math.floor(p * (sample.length - 1)))]! / 1000);
+  const firsts = firstLatency.filter((value) => value !== 0xffffffff).sort();
+  const firstPercentile = (p: number) => (firsts.length === 0 ? null : firsts[Math.min(firsts.length - 1, Math.floor(p * (firsts.length - 1)))]! / 1000);
   const spanSeconds = (lastDeliveryMicros - firstSendMicros) / 1e6;
   if (!report) return sendError ?? (timedOut || null);
   emit({
@@ -445,6 +473,11 @@ async function sendPhase(mode: "full" | "paced", messageCount: number, report = 
     p50ms: percentile(0.5),
     p99ms: percentile(0.99),
     maxMs: percentile(1),
+    firstP50ms: firstPercentile(0.5),
+    firstP99ms: firstPercentile(0.99),
+    // The event-loop delay histogram is in nanoseconds; its floor is the 1 ms resolution.
+    genLoopDelayP99ms: loopDelay.count > 0 ? loopDelay.percentile(99) / 1e6 : null,
+    genLoopDelayMaxMs: loopDelay.count > 0 ? loopDelay.max / 1e6 : null,
     wallSeconds,
     generatorCpuSeconds: (cpu.user + cpu.system) / 1e6,
     generatorSystemSeconds: cpu.system / 1e6,
@@ -542,6 +575,21 @@ function serverRssKiB(): number | null {
   }
 }
 
+type Memory = { rssAfterKiB: number | null; rssSettledKiB: number | null };
+
+/**
+ * The server's VmRSS --settle-ms after the joins ("right after": V8 has not yet given back
+ * the heap it grew while it wrote the N²/2 join announcements), then, with --settle S, once
+ * more after S further seconds of quiet (V8 may shrink its heap when allocation stops).
+ */
+async function memoryAfterJoins(): Promise<Memory> {
+  await new Promise((resolve) => setTimeout(resolve, settleMs));
+  const rssAfterKiB = serverRssKiB();
+  if (settleSeconds === 0) return { rssAfterKiB, rssSettledKiB: null };
+  await new Promise((resolve) => setTimeout(resolve, settleSeconds * 1000));
+  return { rssAfterKiB, rssSettledKiB: serverRssKiB() };
+}
+
 function emit(record: object) {
   process.stdout.write(JSON.stringify(record) + "\n");
 }
@@ -569,24 +617,43 @@ function positiveNumber(name: string, text: string): number {
 try {
   // Step 1: the server's memory before anyone connects.
   const rssBefore = serverRssKiB();
-  // Step 2: connect and log in everybody.
-  const joinStart = performance.now();
+  // Step 2: connect and log in everybody (with --marginal: half of them first, and the
+  // server's memory read at that point too, after the same waits as below).
+  const halfCount = Math.floor(clientCount / 2);
+  let joinSeconds = 0;
   const cpuBefore = process.cpuUsage();
   const serverCpuBefore = serverCpuSeconds();
-  await joinEverybody();
-  const joinSeconds = (performance.now() - joinStart) / 1000;
+  let half: Memory | undefined;
+  if (marginal && halfCount > 0) {
+    const halfStart = performance.now();
+    await joinEverybody(halfCount);
+    joinSeconds += (performance.now() - halfStart) / 1000;
+    half = await memoryAfterJoins();
+  }
+  const joinStart = performance.now();
+  await joinEverybody(clientCount);
+  joinSeconds += (performance.now() - joinStart) / 1000;
   const joinCpu = process.cpuUsage(cpuBefore);
   const serverCpuAfter = serverCpuSeconds();
-  // Step 3: let the server settle, then its memory again.
-  await new Promise((resolve) => setTimeout(resolve, settleMs));
-  const rssAfter = serverRssKiB();
+  // Step 3: the server's memory again: --settle-ms after the joins, and after --settle more seconds.
+  const full = await memoryAfterJoins();
+  const perConnection = (after: number | null, before: number | null, count: number) => (after === null || before === null ? null : (after - before) / count);
   emit({
     type: "joined",
     clients: clientCount,
     joinSeconds,
     rssBeforeKiB: rssBefore,
-    rssAfterKiB: rssAfter,
-    rssPerConnectionKiB: rssBefore === null || rssAfter === null ? null : (rssAfter - rssBefore) / clientCount,
+    rssAfterKiB: full.rssAfterKiB,
+    rssPerConnectionKiB: perConnection(full.rssAfterKiB, rssBefore, clientCount),
+    settleSeconds: settleSeconds,
+    rssSettledKiB: full.rssSettledKiB,
+    rssSettledPerConnectionKiB: perConnection(full.rssSettledKiB, rssBefore, clientCount),
+    // --marginal: (RSS at N - RSS at N/2) / (N - N/2), each read after the same waits
+    halfClients: half === undefined ? null : halfCount,
+    rssHalfAfterKiB: half?.rssAfterKiB ?? null,
+    rssHalfSettledKiB: half?.rssSettledKiB ?? null,
+    marginalKiB: half === undefined ? null : perConnection(full.rssAfterKiB, half.rssAfterKiB, clientCount - halfCount),
+    marginalSettledKiB: half === undefined ? null : perConnection(full.rssSettledKiB, half.rssSettledKiB, clientCount - halfCount),
     generatorCpuSeconds: (joinCpu.user + joinCpu.system) / 1e6,
     serverCpuSeconds: serverCpuBefore === null || serverCpuAfter === null ? null : serverCpuAfter - serverCpuBefore,
   });
