@@ -36,8 +36,9 @@ const usage = `Usage: npm run bench:chat -- [options]
   --warmup W         lines per sender sent (unreported) before the modes, to warm up
                      the server's JIT compiler (default 50; 0 = none)
   --idle N           also an idle run: N members log in, memory per idle connection
-                     (default 1000; 0 = no idle run). It logs in N/2 first and reads the
-                     server's RSS there too, for the marginal cost of one more member
+                     (default 1000; 0 = no idle run). Also an idle run with N/2 members,
+                     each on a fresh server: (RSS at N − RSS at N/2) / (N/2) = the marginal
+                     cost of one more member
   --settle S         in the idle run, read the RSS again S seconds after the joins
                      (default 10; 0 = only right after the joins)
   --runs K           runs per setting; the table shows medians (default 3)
@@ -233,8 +234,11 @@ for (const server of servers) {
     }
   }
   if (idleCount > 0) {
+    // N/2 and N alternate, so that a change in the machine's load affects both alike.
     for (let run = 1; run <= runs; run++) {
-      await oneSession(server, idleCount, ["idle"], `${server} idle N=${idleCount} run ${run}/${runs}`, [row(server, idleCount, "idle")]);
+      for (const count of [Math.floor(idleCount / 2), idleCount]) {
+        await oneSession(server, count, ["idle"], `${server} idle N=${count} run ${run}/${runs}`, [row(server, count, "idle")]);
+      }
     }
   }
 }
@@ -255,7 +259,7 @@ async function oneSession(server: string, clients: number, sessionModes: string[
       "--clients", String(clients), "--senders", String(senders), "--messages", String(messages),
       "--rate", String(rate), "--warmup", String(warmup), "--modes", sessionModes.join(","), "--server-pid", String(serverProcess.child.pid),
       "--join-timeout", String(timeoutSeconds), "--phase-timeout", String(timeoutSeconds),
-      ...(sessionModes[0] === "idle" ? ["--marginal", "--settle", String(settle)] : []),
+      ...(sessionModes[0] === "idle" ? ["--settle", String(settle)] : []),
     ];
     // The generator reports each phase as one JSON line as soon as it is over.
     let phaseIndex = 0;
@@ -274,7 +278,6 @@ async function oneSession(server: string, clients: number, sessionModes: string[
         if (sessionModes[0] === "idle") into[0]!.phases.push(record);
         progress(`${label}: ${clients} joined in ${fixed(record.joinSeconds, 2)} s, server RSS ${kib(record.rssBeforeKiB)} -> ${kib(record.rssAfterKiB)} (${kib(record.rssPerConnectionKiB)}/connection)` +
           (record.rssSettledKiB === null || record.rssSettledKiB === undefined ? "" : `, ${kib(record.rssSettledKiB)} after ${record.settleSeconds} s (${kib(record.rssSettledPerConnectionKiB)}/connection)`) +
-          (record.halfClients === null || record.halfClients === undefined ? "" : `, at N=${record.halfClients} ${kib(record.rssHalfAfterKiB)}: marginal ${kib(record.marginalKiB)}/connection (${kib(record.marginalSettledKiB)} settled)`) +
           `, CPU server ${fixed(record.serverCpuSeconds, 2)} s / generator ${fixed(record.generatorCpuSeconds, 2)} s`);
       } else if (record.type === "phase") {
         into[phaseIndex++]?.phases.push(record);
@@ -352,13 +355,23 @@ for (const { server, clients, mode, phases, joins, failures } of rows.values()) 
 
 // The idle runs' memory, each figure with its own definition (medians of the runs).
 const memoryLines: string[] = [];
-for (const { server, clients, mode, joins } of rows.values()) {
-  if (mode !== "idle" || joins.length === 0) continue;
+const idleRows = [...rows.values()].filter((entry) => entry.mode === "idle" && entry.joins.length > 0);
+for (const { server, clients, joins } of idleRows) {
   const name = server === "node" ? "Node" : "Python, threaded";
   const m = (key: string) => median(joins.map((join) => join[key]));
-  const half = Number(joins[0]!.halfClients);
-  memoryLines.push(`| ${name} | ${clients} | ${kib(m("rssBeforeKiB"))} | ${kib(m("rssAfterKiB"))} | **${kib(m("rssPerConnectionKiB"))}** | ` +
-    `${settle > 0 ? `${kib(m("rssSettledPerConnectionKiB"))}` : "–"} | ${half} → ${clients}: ${kib(m("marginalKiB"))}${settle > 0 ? ` (settled: ${kib(m("marginalSettledKiB"))})` : ""} |`);
+  // The marginal cost: this row against the N/2 row of the same server. Each run's growth
+  // (RSS after − RSS before, in its own process) is compared, because the starting RSS of
+  // two fresh servers differs by several MiB.
+  const half = idleRows.find((other) => other.server === server && other.clients === Math.floor(clients / 2));
+  const growth = (joinRecords: Json[] | undefined, key: string) =>
+    median((joinRecords ?? []).map((join) => (typeof join[key] === "number" && typeof join.rssBeforeKiB === "number" ? join[key] - join.rssBeforeKiB : null)));
+  const marginal = (key: string) => {
+    const at = growth(joins, key);
+    const atHalf = growth(half?.joins, key);
+    return at === null || atHalf === null ? "–" : kib((at - atHalf) / (clients - Math.floor(clients / 2)));
+  };
+  memoryLines.push(`| ${name} | ${clients} | ${mib(m("rssBeforeKiB"))} | ${mib(m("rssAfterKiB"))} | **${kib(m("rssPerConnectionKiB"))}** | ` +
+    `${settle > 0 ? kib(m("rssSettledPerConnectionKiB")) : "–"} | ${half ? `${marginal("rssAfterKiB")}${settle > 0 ? ` / ${marginal("rssSettledKiB")}` : ""}` : "–"} |`);
 }
 
 const cpuModel = cpus()[0]?.model ?? "unknown CPU";
@@ -374,13 +387,13 @@ console.log("deliveries/s = chat lines received by all members together, from th
   "RSS per connection = (server VmRSS 0.5 s after the joins − before) / N; CPU = share of one core during the send phase.");
 if (memoryLines.length > 0) {
   console.log("");
-  console.log(`| server | N idle | RSS before | RSS 0.5 s after the joins | per connection | per connection after ${settle} s more | marginal: (RSS at N − RSS at N/2) / (N/2) |`);
+  console.log(`| server | N idle | RSS before | RSS 0.5 s after the joins | per connection | per connection, ${settle} s later | marginal (growth at N − growth at N/2) / (N/2): after the joins${settle > 0 ? ` / ${settle} s later` : ""} |`);
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
   console.log(memoryLines.join("\n"));
   console.log("");
   console.log("per connection = (RSS after − RSS before anyone connected) / N: includes the heap V8 grew while it wrote the N²/2 join announcements; " +
-    "after S s more = the same, read once more after S seconds without traffic; " +
-    "marginal = what the second half of the members added (its own N²·3/8 announcements included), read after the same waits.");
+    "S s later = the same, read once more after S seconds without traffic; " +
+    "marginal = median RSS growth (after − before, within one server) at N minus the same at N/2 (separate fresh servers, same waits), per added member.");
 }
 // Exit 1 when any run failed or any line was lost, reordered, duplicated, echoed or stray.
 const anyFailure = [...rows.values()].some((entry) => entry.failures.length > 0 ||
@@ -457,6 +470,9 @@ function fixed(value: unknown, digits: number): string {
 }
 function group(value: number): string {
   return value.toLocaleString("en-US");
+}
+function mib(value: unknown): string {
+  return typeof value === "number" ? `${(value / 1024).toFixed(1)} MiB` : "?";
 }
 function kib(value: unknown): string {
   return typeof value === "number" ? `${value.toFixed(1)} KiB` : "?";
