@@ -9,7 +9,9 @@
 //      lines each at full speed and then paced at R lines/s, and reports deliveries, order
 //      errors, latency, the server's memory (/proc/PID/status) and both processes' CPU time
 //   3. stops both (also on failure, timeout or Ctrl-C)
-// Then an idle run: --idle N members log in and do nothing -> memory per idle connection.
+// Then idle runs: --idle N (and N/2) members log in and do nothing -> the server's RSS per
+// idle connection 0.5 s after the joins and --settle S seconds later, and the marginal cost
+// of a member (the growth at N minus the growth at N/2).
 // It prints a Markdown table of the medians of the K runs.
 //
 //   $ npm run bench:chat                                  # N = 10, 100, 500; ~3 minutes
@@ -40,7 +42,7 @@ const usage = `Usage: npm run bench:chat -- [options]
                      each on a fresh server: (RSS at N − RSS at N/2) / (N/2) = the marginal
                      cost of one more member
   --settle S         in the idle run, read the RSS again S seconds after the joins
-                     (default 10; 0 = only right after the joins)
+                     (default 20; 0 = only right after the joins)
   --runs K           runs per setting; the table shows medians (default 3)
   --server LIST      node (q8/Chat_Server.ts), python (bench/python_threaded_server.py)
                      or node,python (default node)
@@ -64,7 +66,7 @@ try {
       mode: { type: "string", default: "full,paced" },
       warmup: { type: "string", default: "50" },
       idle: { type: "string", default: "1000" },
-      settle: { type: "string", default: "10" },
+      settle: { type: "string", default: "20" },
       runs: { type: "string", default: "3" },
       server: { type: "string", default: "node" },
       "server-file": { type: "string", default: "q8/Chat_Server.ts" },
