@@ -188,6 +188,9 @@ if (isMainModule()) {
   // and sent by `flush` just after that turn: members who sent none of them all get the same
   // Buffer, one write each; only the turn's senders (without their own lines) and newcomers
   // (from their join on) get a Buffer of their own.
+  // setImmediate, not process.nextTick: a nextTick callback would run right after this one
+  // read, before the loop has looked at the other sockets, so two lines that arrive together
+  // would cost two fan-outs. (Measured at 500 members: a p99 five times longer.)
   function broadcast(text: string, sender: Member | undefined, log = text) {
     if (batch.length === 0) setImmediate(flush);
     batch.push({ bytes: Buffer.from(`${text}\n`), sender, log });
