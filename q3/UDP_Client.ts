@@ -15,9 +15,10 @@
 //   Client: SEND_DATE -> 2026-11-24
 //   Client: SEND_DATE -> 2026-11-24
 //   Client: SEND_DATE -> 2026-11-24
-//   $ npx tsx q3/UDP_Client.ts --count 2          # after the server was stopped
+//   $ npx tsx q3/UDP_Client.ts --count 2          # after the server was stopped; exit status 1
 //   Client: SEND_TIME -> no reply from 127.0.0.1:43388 within 2 s (is the server running there? check --host, --port and the server's firewall)
 //   Client: SEND_DATE -> no reply from 127.0.0.1:43388 within 2 s (is the server running there? check --host, --port and the server's firewall)
+//   Client: no reply to any of 2 request(s) from 127.0.0.1:43388; is q3/UDP_Server.ts running there? Check --host, --port and the server's firewall for UDP
 
 import type { Buffer } from "node:buffer";
 import dgram from "node:dgram";
@@ -65,6 +66,7 @@ try {
 }
 
 // Q3: "The Client runs in a loop where it generates multiple such requests."
+let answered = 0; // replies received; none at all after --count requests means no server there
 for (let requestNumber = 1; requestNumber <= count; requestNumber++) {
   // Step 1: Create a socket.
   // Python:  s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -99,7 +101,9 @@ for (let requestNumber = 1; requestNumber <= count; requestNumber++) {
   let reply: Buffer | undefined;
   try {
     for await (const [datagram, sender] of on(clientSocket, "message", { signal: deadline }) as AsyncIterable<[Buffer, dgram.RemoteInfo]>) {
-      if (sender.address === server.address && sender.port === port) {
+      // A server reached through 0.0.0.0 or :: (this machine) answers from a real address.
+      const fromServer = sender.address === server.address || server.address === "0.0.0.0" || server.address === "::";
+      if (fromServer && sender.port === port) {
         reply = datagram;
         break;
       }
@@ -116,6 +120,7 @@ for (let requestNumber = 1; requestNumber <= count; requestNumber++) {
   // Q3: "When the Client receives a response, it prints it." A lost reply is no reason to
   // stop: the next request may well get through.
   if (reply !== undefined) {
+    answered++;
     console.log(`Client: ${request} -> ${printable(reply.toString("utf8"))}`);
   } else {
     const why = failure.error
@@ -134,6 +139,14 @@ for (let requestNumber = 1; requestNumber <= count; requestNumber++) {
     const delay = minDelay + Math.random() * (maxDelay - minDelay);
     await setTimeout(delay * 1000);
   }
+}
+
+// A run of --count requests that got not a single reply never reached a server: like every
+// client of this lab whose server cannot be reached, say so in one line and exit 1. One lost
+// reply among others is UDP being UDP, and the run still ends with 0.
+if (answered === 0) {
+  console.error(`Client: no reply to any of ${count} request(s) from ${host}:${port}; is q3/UDP_Server.ts running there? Check --host, --port and the server's firewall for UDP`);
+  process.exit(1);
 }
 
 // ---------------------------------------------------------------------------------------

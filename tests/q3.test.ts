@@ -290,10 +290,20 @@ describe("the client", () => {
     assert.equal(new Set(logged.map((line) => /:(\d+) ->/.exec(line)![1])).size, 3);
   });
 
-  test("against a silent port: 'no reply' naming HOST:PORT for each request, then exit 0", async () => {
+  test("--host 0.0.0.0 (this machine) takes the reply that comes back from 127.0.0.1", async () => {
+    const run = await runScript(CLIENT, ["--host", "0.0.0.0", "--port", String(port), "--count", "1"]);
+    assert.equal(run.code, 0, run.err);
+    assert.match(run.out, CLIENT_LINE);
+  });
+
+  test("against a silent port: 'no reply' naming HOST:PORT for each request, then one line and exit 1", async () => {
     const silent = await UdpPeer.open();
     const run = await runScript(CLIENT, ["--port", String(silent.port), "--count", "2", "--timeout", "0.3", "--min-delay", "0", "--max-delay", "0"]);
-    assert.equal(run.code, 0, run.err);
+    // Not one reply: the server cannot be reached, which every client reports with exit 1.
+    assert.equal(run.code, 1, run.err);
+    assert.equal(run.stderr.length, 1, run.err);
+    assert.match(run.err, new RegExp(`no reply to any of 2 request\\(s\\) from 127\\.0\\.0\\.1:${silent.port};`));
+    assert.doesNotMatch(run.err, /^\s+at /m);
     assert.equal(run.stdout.length, 2, run.out);
     for (const line of run.stdout) {
       assert.match(line, /^Client: SEND_(DATE|TIME) -> no reply from 127\.0\.0\.1:\d+ /);
