@@ -118,24 +118,22 @@ if (isMainModule()) {
   for await (const line of input) {
     typedQ = line.trim() === "q";
     if (typedQ) break;
-    // An empty line is not sent: we ask again, as a shell does.
-    if (line.trim() !== "") {
-      // Q6: "if the input is not correctly formatted, a warning is displayed to the user".
-      const expression = parseExpression(line);
-      if ("error" in expression) {
-        console.log(`Client: Invalid input ${JSON.stringify(line)}: ${expression.error}`);
-      } else {
-        // Python:  s.send(line.encode())
-        //          reply = s.recv(1024).decode()
-        // Exactly one reply line comes back per expression; we wait for it before reading on.
-        // The wait can be long: the server serves one client at a time, so we may be queued.
-        clientSocket.write(`${line.trim()}\n`);
-        const note = setTimeout(() => console.log("Client: no reply yet; the server serves one client at a time, so another session may be in progress"), 3000);
-        const reply = await replies.next().catch((error: Error) => serverGone(`the connection failed: ${error.message}`));
-        clearTimeout(note);
-        if (reply.done) serverGone(`the server at ${host}:${port} closed the connection`);
-        console.log(reply.value);
-      }
+    // Q6: "if the input is not correctly formatted, a warning is displayed to the user".
+    // An empty line is malformed too (the server would answer `ERROR empty expression`).
+    const expression = parseExpression(line);
+    if ("error" in expression) {
+      console.log(`Client: Invalid input ${JSON.stringify(line)}: ${expression.error}`);
+    } else {
+      // Python:  s.send(line.encode())
+      //          reply = s.recv(1024).decode()
+      // Exactly one reply line comes back per expression; we wait for it before reading on.
+      // The wait can be long: the server serves one client at a time, so we may be queued.
+      clientSocket.write(`${line.trim()}\n`);
+      const note = setTimeout(() => console.log("Client: no reply yet; the server serves one client at a time, so another session may be in progress"), 3000);
+      const reply = await replies.next().catch((error: Error) => serverGone(`the connection failed: ${error.message}`));
+      clearTimeout(note);
+      if (reply.done) serverGone(`the server at ${host}:${port} closed the connection`);
+      console.log(reply.value);
     }
     if (interactive) input.prompt();
   }

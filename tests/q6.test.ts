@@ -303,9 +303,10 @@ describe("q6 client end to end (piped stdin)", () => {
     const replies = run.stdout.filter((line) => !line.startsWith("Client:"));
     assert.deepEqual(replies, ["54", "-41.76", "-0.75", "ERROR division by zero", "0.3"]);
     const warnings = run.stdout.filter((line) => line.includes("Invalid"));
-    assert.equal(warnings.length, 2);
+    assert.equal(warnings.length, 3);
     assert.match(warnings[0]!, /^Client: Invalid input "12 \+": /);
-    assert.match(warnings[1]!, /^Client: Invalid input "2 x 3": /);
+    assert.match(warnings[1]!, /^Client: Invalid input "": empty expression$/);
+    assert.match(warnings[2]!, /^Client: Invalid input "2 x 3": /);
     await server.waitForLine(/^Session ended$/);
     const received = server.stdout.filter((line) => line.startsWith("Server: Alice sent: ")).map((line) => line.slice(20));
     assert.deepEqual(received, ["12 + 42", "3.24 - 45", "4.5 / -6", "10 / 0", "0.1 + 0.2", "q"], "malformed lines and lines after q are not sent");
