@@ -40,8 +40,8 @@
 //   Enter login name:
 //   Server: time=11:55:05 Batman has joined. Member count=1
 //
-// Exit codes: 0 after `quit` or the end of input; 1 if the server cannot be reached, goes
-// away, or the input ends before a login name was accepted; 2 for a bad flag.
+// Exit codes: 0 after `quit` or the end of input (also before a name was accepted); 1 if the
+// server cannot be reached or goes away; 2 for a bad flag.
 
 import { Buffer } from "node:buffer";
 import { EventEmitter, once } from "node:events";
@@ -60,6 +60,10 @@ Type a line and press Enter to send it to everyone; type quit (or Ctrl+D) to lea
 const flags = readFlags({ host: "127.0.0.1", port: "43392", name: "" });
 const host = flags.host;
 const port = portNumber(flags.port);
+if (port === 0) {
+  console.error(`Invalid --port '0': the client needs the server's actual port (see --help)`);
+  process.exit(2);
+}
 
 // Step 1: create a socket.
 // Python:  s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -186,8 +190,9 @@ while (!loggedIn) {
     show("Enter login name:");
     const typed = await nextTypedLine();
     if (typed === undefined) {
-      show("Client: the input ended before a login name was accepted", process.stderr);
-      leave(1);
+      // Q8: the end of input leaves and exits 0, even before we were in the room.
+      show("Client: the input ended before a login name was accepted; leaving", process.stderr);
+      leave(0);
     }
     loginName = typed.trim(); // "  Batman " means Batman; an empty line just asks again
   }
