@@ -318,6 +318,8 @@ function readFlags<Name extends string>(defaults: Record<Name, string>): Record<
       console.log(usage);
       process.exit(0);
     }
+    // An empty --host would make a server listen on every interface, and a client aim nowhere.
+    if (typeof values.host === "string" && values.host.trim() === "") throw new Error(`Invalid --host '${values.host}': expected an address or a host name`);
     return values as Record<Name, string>;
   } catch (error) {
     // Node's message may run over several sentences and lines ("Unknown option '--x'. To specify ..."): keep the first.
