@@ -108,8 +108,10 @@ if (isMainModule()) {
     // Read errors reach the loop below; this catches those of writes to a dying socket.
     connectionSocket.on("error", ignoreError);
     // Limit 1: a connection must log in within --login-timeout seconds.
+    let timedOut = false; // once told to go, a connection's later lines count for nothing
     let loginTimer: NodeJS.Timeout | undefined = setTimeout(() => {
       console.log(`Server: ${address} did not log in within ${loginTimeout} s; closing the connection`);
+      timedOut = true;
       closeConnection(connectionSocket, `ERROR no login name within ${loginTimeout} seconds\n`);
     }, loginTimeout * 1000);
     let member: Member | undefined;
@@ -118,6 +120,7 @@ if (isMainModule()) {
       // Python:  data = conn.recv(1024) in a loop — here `for await` hands us whole lines,
       // in the order this client sent them, and ends when the client hangs up.
       for await (const line of readLines(connectionSocket, maxLine)) {
+        if (timedOut || shuttingDown) break;
         if (member === undefined) {
           // Login: the first acceptable line is the name; a bad one gets ERROR and a retry.
           const problem = nameProblem(line, members);
@@ -294,11 +297,14 @@ function isMainModule(): boolean {
   return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
 }
 
-/** A limit flag is a positive number (`whole`: a positive whole number); else exit 2. */
+/** A limit flag is a positive decimal number (`whole`: a positive whole number); else exit 2. */
 function positiveNumber(flag: string, text: string, whole: boolean): number {
   const value = Number(text);
-  if (text.trim() === "" || !Number.isFinite(value) || value <= 0 || (whole && !Number.isInteger(value))) {
-    console.error(`Invalid --${flag} '${text}': expected a positive ${whole ? "whole number" : "number"} (see --help)`);
+  // Plain decimals only ("0x10" and "1e3" are numbers to Number() but not to a person), and
+  // at most 2147483 s: a longer setTimeout() would fire at once.
+  const decimal = whole ? /^\d+$/ : /^(\d+\.?\d*|\.\d+)$/;
+  if (!decimal.test(text) || value <= 0 || (!whole && value > 2147483)) {
+    console.error(`Invalid --${flag} '${text}': expected a positive ${whole ? "whole number" : "number of seconds, at most 2147483"} (see --help)`);
     process.exit(2);
   }
   return value;

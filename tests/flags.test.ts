@@ -11,6 +11,15 @@ const scripts = [
   "q8/Chat_Server.ts", "q8/Chat_Client.ts",
 ];
 
+for (const script of scripts.filter((name) => name.includes("Client"))) {
+  test(`${script}: --port 0 is a bad value for a client (one line, exit 2)`, async () => {
+    const run = await runScript(script, ["--port", "0"], { ms: 30000 });
+    assert.equal(run.code, 2, run.err);
+    assert.equal(run.stderr.length, 1, run.err);
+    assert.match(run.err, /--port/);
+  });
+}
+
 for (const script of scripts) {
   test(`${script}: a value that looks like a flag (--port -1) is one line naming --port, exit 2`, async () => {
     // parseArgs words this error over three lines; the scripts must still print one.
@@ -18,6 +27,14 @@ for (const script of scripts) {
     assert.equal(run.code, 2, run.err);
     assert.equal(run.stderr.length, 1, run.err);
     assert.match(run.err, /--port/);
+    assert.equal(run.out, "");
+  });
+
+  test(`${script}: an empty --host is one line naming --host, exit 2 (a server must not bind everything)`, async () => {
+    const run = await runScript(script, ["--host=", "--port", "9"], { ms: 30000 });
+    assert.equal(run.code, 2, run.err);
+    assert.equal(run.stderr.length, 1, run.err);
+    assert.match(run.err, /--host/);
     assert.equal(run.out, "");
   });
 }

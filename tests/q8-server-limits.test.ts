@@ -4,6 +4,7 @@
 // room itself, tests/q8-server-functions.test.ts the pure functions.
 
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import net from "node:net";
 import { describe, test } from "node:test";
 import { JOINED, LEFT, login, receivesInOrder } from "./chat-helpers.ts";
@@ -28,6 +29,27 @@ describe("q8 server: limits, signals and flags (a room of its own per test)", ()
     other.send("ping\n");
     await member.waitFor(/^Later: ping$/);
     for (const socket of [member, other]) socket.close();
+    await server.stop();
+  });
+
+  test("--login-timeout: a name sent after the timeout, on the half-closed connection, does not log in", async () => {
+    const { server, port } = await startServer(SERVER, ["--login-timeout", "0.5"]);
+    const member = await login(port, "Early");
+    // allowHalfOpen: our side stays writable after the server's FIN, as a misbehaving client's may.
+    const late = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+    late.on("error", () => {});
+    let told = "";
+    late.on("data", (chunk: Buffer) => (told += chunk.toString("utf8")));
+    await once(late, "end"); // the server closed its side
+    assert.match(told, /^ERROR .*login/);
+    late.end("Late\n");
+    await sleep(500);
+    member.send("anyone?\n");
+    await sleep(300);
+    assert.ok(!member.lines.some((line) => line.includes("Late")), member.lines.join("\n"));
+    assert.ok(!server.stdout.some((line) => line.includes("Late has joined")), server.stdout.join("\n"));
+    late.destroy();
+    member.close();
     await server.stop();
   });
 
