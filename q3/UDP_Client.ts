@@ -33,7 +33,7 @@ import { parseArgs } from "node:util";
 const usage = `Usage: npx tsx q3/UDP_Client.ts [--host H] [--port P] [--count N] [--min-delay S] [--max-delay S] [--timeout S]
   --host H        the server's address (default 127.0.0.1)
   --port P        the server's port (default 43388)
-  --count N       stop after N requests (default: forever; stop it with Ctrl-C)
+  --count N       stop after N requests; exit 0, or 1 if not one was answered (default: forever)
   --min-delay S   shortest pause between requests, in seconds (default 1)
   --max-delay S   longest pause between requests, in seconds (default 2)
   --timeout S     how long to wait for each reply, in seconds (default 2)
