@@ -10,8 +10,8 @@
 //      errors, latency, the server's memory (/proc/PID/status) and both processes' CPU time
 //   3. stops both (also on failure, timeout or Ctrl-C)
 // Then idle runs: --idle N (and N/2) members log in and do nothing -> the server's RSS per
-// idle connection 0.5 s after the joins and --settle S seconds later, and the marginal cost
-// of a member (the growth at N minus the growth at N/2).
+// idle connection 0.5 s after the joins and after a full garbage collection, and the
+// marginal cost of a member (the growth at N minus the growth at N/2).
 // It prints a Markdown table of the medians of the K runs.
 //
 //   $ npm run bench:chat                                  # N = 10, 100, 500; ~3 minutes
@@ -30,7 +30,8 @@ import { parseArgs } from "node:util";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 const usage = `Usage: npm run bench:chat -- [options]
-  --clients LIST     members logged in, comma-separated (default 10,100,500)
+  --clients LIST     members logged in, comma-separated (default 10,100,500;
+                     "" = none, only the idle runs)
   --senders S        how many members send (default 10)
   --messages M       lines per sender per mode (default 200)
   --rate R           lines/s per sender in paced mode (default 20)
@@ -42,7 +43,9 @@ const usage = `Usage: npm run bench:chat -- [options]
                      each on a fresh server: (RSS at N − RSS at N/2) / (N/2) = the marginal
                      cost of one more member
   --settle S         in the idle run, read the RSS again S seconds after the joins
-                     (default 20; 0 = only right after the joins)
+                     (default 0 = don't). Either way the Node server's RSS is read
+                     once more after a full garbage collection, asked for through its
+                     inspector (node --inspect=127.0.0.1:0, idle runs only)
   --runs K           runs per setting; the table shows medians (default 3)
   --server LIST      node (q8/Chat_Server.ts), python (bench/python_threaded_server.py)
                      or node,python (default node)
@@ -66,7 +69,7 @@ try {
       mode: { type: "string", default: "full,paced" },
       warmup: { type: "string", default: "50" },
       idle: { type: "string", default: "1000" },
-      settle: { type: "string", default: "20" },
+      settle: { type: "string", default: "0" },
       runs: { type: "string", default: "3" },
       server: { type: "string", default: "node" },
       "server-file": { type: "string", default: "q8/Chat_Server.ts" },
@@ -84,7 +87,7 @@ if (values.help) {
   console.log(usage);
   process.exit(0);
 }
-const clientCounts = values.clients.split(",").map((text) => wholeNumber("clients", text, 2, 9999));
+const clientCounts = values.clients.split(",").filter((text) => text !== "").map((text) => wholeNumber("clients", text, 2, 9999));
 const senders = wholeNumber("senders", values.senders, 1, 9999);
 const messages = wholeNumber("messages", values.messages, 1, 1_000_000);
 const rate = Number(values.rate);
@@ -187,6 +190,17 @@ class Spawned {
     });
   }
 
+  /** The WebSocket address that `node --inspect` prints on stderr. */
+  async inspectorUrl(ms: number): Promise<string> {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      const url = this.stderr.map((line) => /ws:\/\/\S+/.exec(line)?.[0]).find((found) => found !== undefined);
+      if (url !== undefined) return url;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(`no inspector address on the server's stderr within ${ms / 1000} s`);
+  }
+
   firstLine(ms: number): Promise<string> {
     return race(this.#firstLine, ms, () => `no first line from the server within ${ms / 1000} s: ${this.stderr.slice(-5).join(" | ")}`);
   }
@@ -251,7 +265,10 @@ async function oneSession(server: string, clients: number, sessionModes: string[
   let serverProcess: Spawned | undefined;
   let generator: Spawned | undefined;
   try {
-    serverProcess = await startServer(server);
+    // Idle runs of the Node server get its inspector, so that the generator can ask for a
+    // full garbage collection before and after the joins (bench/load.ts, --gc-url).
+    const collect = server === "node" && sessionModes[0] === "idle";
+    serverProcess = await startServer(server, collect);
     const address = await serverProcess.firstLine(20_000);
     const match = /(\S+):(\d+)/.exec(address);
     if (!match) throw new Error(`the server's first line names no HOST:PORT: "${address}"`);
@@ -262,6 +279,7 @@ async function oneSession(server: string, clients: number, sessionModes: string[
       "--rate", String(rate), "--warmup", String(warmup), "--modes", sessionModes.join(","), "--server-pid", String(serverProcess.child.pid),
       "--join-timeout", String(timeoutSeconds), "--phase-timeout", String(timeoutSeconds),
       ...(sessionModes[0] === "idle" ? ["--settle", String(settle)] : []),
+      ...(collect ? ["--gc-url", await serverProcess.inspectorUrl(10_000)] : []),
     ];
     // The generator reports each phase as one JSON line as soon as it is over.
     let phaseIndex = 0;
@@ -280,6 +298,7 @@ async function oneSession(server: string, clients: number, sessionModes: string[
         if (sessionModes[0] === "idle") into[0]!.phases.push(record);
         progress(`${label}: ${clients} joined in ${fixed(record.joinSeconds, 2)} s, server RSS ${kib(record.rssBeforeKiB)} -> ${kib(record.rssAfterKiB)} (${kib(record.rssPerConnectionKiB)}/connection)` +
           (record.rssSettledKiB === null || record.rssSettledKiB === undefined ? "" : `, ${kib(record.rssSettledKiB)} after ${record.settleSeconds} s (${kib(record.rssSettledPerConnectionKiB)}/connection)`) +
+          (record.rssCollectedKiB === null || record.rssCollectedKiB === undefined ? "" : `, ${kib(record.rssCollectedKiB)} after a full GC (${kib(record.rssCollectedPerConnectionKiB)}/connection)`) +
           `, CPU server ${fixed(record.serverCpuSeconds, 2)} s / generator ${fixed(record.generatorCpuSeconds, 2)} s`);
       } else if (record.type === "phase") {
         into[phaseIndex++]?.phases.push(record);
@@ -291,7 +310,9 @@ async function oneSession(server: string, clients: number, sessionModes: string[
         reportedError = String(record.message);
       }
     };
-    generator = new Spawned(wrap([process.execPath, "--import", "tsx", path.join(ROOT, "bench/load.ts"), ...args]), undefined, onRecord);
+    // Node 20 has WebSocket (for --gc-url) only behind a flag; later versions have it anyway.
+    const webSocketFlag = typeof WebSocket === "undefined" ? ["--experimental-websocket", "--no-warnings"] : [];
+    generator = new Spawned(wrap([process.execPath, ...webSocketFlag, "--import", "tsx", path.join(ROOT, "bench/load.ts"), ...args]), undefined, onRecord);
     const pacedSeconds = sessionModes.includes("paced") ? messages / rate : 0;
     const budgetMs = (timeoutSeconds * (2 + sessionModes.length) + pacedSeconds + 30) * 1000; // joins, warm-up, modes
     const { code } = await generator.exit(budgetMs);
@@ -312,9 +333,10 @@ async function oneSession(server: string, clients: number, sessionModes: string[
   }
 }
 
-function startServer(server: string): Promise<Spawned> {
+function startServer(server: string, inspect: boolean): Promise<Spawned> {
   const argv = server === "node"
-    ? [process.execPath, ...nodeOptions, ...(profileDirectory ? ["--cpu-prof", "--cpu-prof-dir", profileDirectory] : []), "--import", "tsx", path.resolve(ROOT, serverFile), "--port", "0"]
+    ? [process.execPath, ...nodeOptions, ...(profileDirectory ? ["--cpu-prof", "--cpu-prof-dir", profileDirectory] : []),
+      ...(inspect ? ["--inspect=127.0.0.1:0"] : []), "--import", "tsx", path.resolve(ROOT, serverFile), "--port", "0"]
     : ["python3", path.join(ROOT, "bench/python_threaded_server.py"), "--port", "0"];
   return Promise.resolve(new Spawned(wrap(argv), path.join(scratch, "server-stdout.txt")));
 }
@@ -372,8 +394,11 @@ for (const { server, clients, joins } of idleRows) {
     const atHalf = growth(half?.joins, key);
     return at === null || atHalf === null ? "–" : kib((at - atHalf) / (clients - Math.floor(clients / 2)));
   };
-  memoryLines.push(`| ${name} | ${clients} | ${mib(m("rssBeforeKiB"))} | ${mib(m("rssAfterKiB"))} | **${kib(m("rssPerConnectionKiB"))}** | ` +
-    `${settle > 0 ? kib(m("rssSettledPerConnectionKiB")) : "–"} | ${half ? `${marginal("rssAfterKiB")}${settle > 0 ? ` / ${marginal("rssSettledKiB")}` : ""}` : "–"} |`);
+  const collected = m("rssCollectedKiB") !== null;
+  memoryLines.push(`| ${name} | ${clients} | ${mib(m("rssBeforeKiB"))} | ${mib(m("rssAfterKiB"))} | ${kib(m("rssPerConnectionKiB"))} | ` +
+    (settle > 0 ? `${kib(m("rssSettledPerConnectionKiB"))} | ` : "") +
+    `${collected ? `**${kib(m("rssCollectedPerConnectionKiB"))}**` : "–"} | ` +
+    `${half ? [marginal("rssAfterKiB"), ...(settle > 0 ? [marginal("rssSettledKiB")] : []), ...(collected ? [marginal("rssCollectedKiB")] : [])].join(" / ") : "–"} |`);
 }
 
 const cpuModel = cpus()[0]?.model ?? "unknown CPU";
@@ -389,13 +414,17 @@ console.log("deliveries/s = chat lines received by all members together, from th
   "RSS per connection = (server VmRSS 0.5 s after the joins − before) / N; CPU = share of one core during the send phase.");
 if (memoryLines.length > 0) {
   console.log("");
-  console.log(`| server | N idle | RSS before | RSS 0.5 s after the joins | per connection | per connection, ${settle} s later | marginal (growth at N − growth at N/2) / (N/2): after the joins${settle > 0 ? ` / ${settle} s later` : ""} |`);
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  const settled = settle > 0 ? [`per connection, ${settle} s later`] : [];
+  console.log(`| server | N idle | RSS before | RSS 0.5 s after the joins | per connection, 0.5 s after the joins | ${settled.map((text) => `${text} | `).join("")}` +
+    `per connection, after a full GC | marginal (growth at N − growth at N/2) / (N/2): ${["0.5 s after", ...(settle > 0 ? [`${settle} s later`] : []), "after a full GC"].join(" / ")} |`);
+  console.log(`| --- | ---: | ---: | ---: | ---: | ${settled.map(() => "---: | ").join("")}---: | ---: |`);
   console.log(memoryLines.join("\n"));
   console.log("");
-  console.log("per connection = (RSS after − RSS before anyone connected) / N: includes the heap V8 grew while it wrote the N²/2 join announcements; " +
-    "S s later = the same, read once more after S seconds without traffic; " +
-    "marginal = median RSS growth (after − before, within one server) at N minus the same at N/2 (separate fresh servers, same waits), per added member.");
+  console.log("RSS before = the server's VmRSS before anyone connected, after a full garbage collection (Node; the Python server frees memory at once); " +
+    "per connection, 0.5 s after the joins = (RSS then − RSS before) / N: includes the young generation V8 grew while it wrote the N²/2 join announcements; " +
+    (settle > 0 ? "S s later = the same, read once more after S seconds without traffic; " : "") +
+    "after a full GC = the same after HeapProfiler.collectGarbage through the server's inspector (what V8's memory reducer does by itself 30–60 s into idleness): what the members themselves take; " +
+    "marginal = median RSS growth (within one server) at N minus the same at N/2 (separate fresh servers, same waits), per added member.");
 }
 // Exit 1 when any run failed or any line was lost, reordered, duplicated, echoed or stray.
 const anyFailure = [...rows.values()].some((entry) => entry.failures.length > 0 ||

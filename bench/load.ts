@@ -43,6 +43,10 @@ const usage = `Usage: node --import tsx bench/load.ts --port P [options]
   --stall-timeout S   end a phase when nothing arrived for S seconds after the last send (default 5)
   --settle-ms MS      wait before reading the server's RSS after the joins (default 500)
   --settle S          then wait S s more and read it again (default 0 = don't)
+  --gc-url URL        the server's inspector (node --inspect): before the first RSS reading
+                      and after the last, ask it for a full garbage collection
+                      (HeapProfiler.collectGarbage) and read the RSS once it is over ->
+                      memory per connection without the heap V8 keeps for garbage
   --in-halves         log in N/2 first, read the RSS there too (after the same waits), then
                       the rest. The final RSS then differs from a single burst of N joins:
                       V8 may shrink its heap during the pause (bench.md). bench/chat.ts does
@@ -68,6 +72,7 @@ try {
       "settle-ms": { type: "string", default: "500" },
       settle: { type: "string", default: "0" },
       "in-halves": { type: "boolean", default: false },
+      "gc-url": { type: "string" },
       help: { type: "boolean" },
     },
   }));
@@ -97,6 +102,8 @@ const stallTimeoutMs = positiveNumber("stall-timeout", values["stall-timeout"]) 
 const settleMs = wholeNumber("settle-ms", values["settle-ms"], 0, 600_000);
 const settleSeconds = wholeNumber("settle", values.settle, 0, 600);
 const inHalves = values["in-halves"] === true;
+const gcUrl = values["gc-url"];
+if (gcUrl !== undefined && typeof WebSocket === "undefined") fail(2, "--gc-url needs WebSocket (Node >= 22, or node --experimental-websocket)");
 
 // If the parent (bench/chat.ts) goes away, so do we: our stdin is its pipe, and the pipe's
 // end means the parent died without killing us.
@@ -577,7 +584,7 @@ function serverRssKiB(): number | null {
   }
 }
 
-type Memory = { rssAfterKiB: number | null; rssSettledKiB: number | null };
+type Memory = { rssAfterKiB: number | null; rssSettledKiB: number | null; rssCollectedKiB: number | null };
 
 /**
  * The server's VmRSS --settle-ms after the joins ("right after": V8 has not yet given back
@@ -587,9 +594,48 @@ type Memory = { rssAfterKiB: number | null; rssSettledKiB: number | null };
 async function memoryAfterJoins(): Promise<Memory> {
   await new Promise((resolve) => setTimeout(resolve, settleMs));
   const rssAfterKiB = serverRssKiB();
-  if (settleSeconds === 0) return { rssAfterKiB, rssSettledKiB: null };
-  await new Promise((resolve) => setTimeout(resolve, settleSeconds * 1000));
-  return { rssAfterKiB, rssSettledKiB: serverRssKiB() };
+  let rssSettledKiB = null;
+  if (settleSeconds > 0) {
+    await new Promise((resolve) => setTimeout(resolve, settleSeconds * 1000));
+    rssSettledKiB = serverRssKiB();
+  }
+  return { rssAfterKiB, rssSettledKiB, rssCollectedKiB: await rssAfterCollection() };
+}
+
+// With --gc-url: the server's RSS after a full garbage collection, through its inspector
+// (the Chrome DevTools protocol over a WebSocket). V8 keeps the young generation it grew
+// during a burst of work (here: the N²/2 join announcements) until its "memory reducer"
+// runs a memory-reducing collection, which on an idle server happens 30-60 s later, or
+// never if nothing triggers it. HeapProfiler.collectGarbage is such a collection at once,
+// so the figure is what the members themselves take. One session serves every request, so
+// that its own cost is in the baseline too.
+let inspector: WebSocket | undefined;
+let inspectorRequests = 0;
+
+async function rssAfterCollection(): Promise<number | null> {
+  if (gcUrl === undefined) return null;
+  if (inspector === undefined) {
+    const socket = new WebSocket(gcUrl);
+    await new Promise<void>((resolve, reject) => {
+      socket.onopen = () => resolve();
+      socket.onerror = () => reject(new Error(`cannot reach the server's inspector at ${gcUrl}`));
+    });
+    inspector = socket;
+  }
+  const id = ++inspectorRequests;
+  const socket = inspector;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the server's inspector did not answer within 30 s")), 30_000);
+    socket.onmessage = (event) => {
+      if ((JSON.parse(String(event.data)) as { id?: number }).id !== id) return;
+      clearTimeout(timer);
+      resolve();
+    };
+    socket.send(JSON.stringify({ id, method: "HeapProfiler.collectGarbage" }));
+  });
+  // V8 unmaps the freed pages on a background thread: give it a moment.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  return serverRssKiB();
 }
 
 function emit(record: object) {
@@ -618,7 +664,9 @@ function positiveNumber(name: string, text: string): number {
 
 try {
   // Step 1: the server's memory before anyone connects.
-  const rssBefore = serverRssKiB();
+  // (With --gc-url after a full garbage collection: startup leaves garbage behind, which a
+  // collection after the joins would otherwise count as a saving.)
+  const rssBefore = gcUrl === undefined ? serverRssKiB() : await rssAfterCollection();
   // Step 2: connect and log in everybody (with --in-halves: half of them first, and the
   // server's memory read at that point too, after the same waits as below).
   const halfCount = Math.floor(clientCount / 2);
@@ -650,10 +698,13 @@ try {
     settleSeconds: settleSeconds,
     rssSettledKiB: full.rssSettledKiB,
     rssSettledPerConnectionKiB: perConnection(full.rssSettledKiB, rssBefore, clientCount),
+    rssCollectedKiB: full.rssCollectedKiB,
+    rssCollectedPerConnectionKiB: perConnection(full.rssCollectedKiB, rssBefore, clientCount),
     // --in-halves: the server's RSS when half of the members had joined, after the same waits
     halfClients: half === undefined ? null : halfCount,
     rssHalfAfterKiB: half?.rssAfterKiB ?? null,
     rssHalfSettledKiB: half?.rssSettledKiB ?? null,
+    rssHalfCollectedKiB: half?.rssCollectedKiB ?? null,
     generatorCpuSeconds: (joinCpu.user + joinCpu.system) / 1e6,
     serverCpuSeconds: serverCpuBefore === null || serverCpuAfter === null ? null : serverCpuAfter - serverCpuBefore,
   });
