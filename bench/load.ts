@@ -4,6 +4,7 @@
 //
 // What it does, against a chat server that speaks the Q8 wire format (CONTRACT.md):
 //   1. reads the server's memory (VmRSS in /proc/<pid>/status) before anyone connects
+//      (with --gc-url after a full garbage collection in the server, and again in step 3)
 //   2. connects --clients N sockets and logs each in as c0001, c0002, ...; waits until every
 //      client has seen its own join announcement and an announcement with "Member count=N"
 //   3. reads the server's memory again -> memory per connection
@@ -617,8 +618,15 @@ async function rssAfterCollection(): Promise<number | null> {
   if (inspector === undefined) {
     const socket = new WebSocket(gcUrl);
     await new Promise<void>((resolve, reject) => {
-      socket.onopen = () => resolve();
-      socket.onerror = () => reject(new Error(`cannot reach the server's inspector at ${gcUrl}`));
+      const timer = setTimeout(() => reject(new Error(`no answer from the server's inspector at ${gcUrl} within 10 s`)), 10_000);
+      socket.onopen = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      socket.onerror = () => {
+        clearTimeout(timer);
+        reject(new Error(`cannot reach the server's inspector at ${gcUrl}`));
+      };
     });
     inspector = socket;
   }
