@@ -284,3 +284,14 @@ export async function closedPort(): Promise<number> {
   await once(probe, "close");
   return port;
 }
+
+/** A connected pair of TCP sockets on 127.0.0.1: what `writer` sends, `reader` receives. */
+export async function socketPair(): Promise<{ writer: net.Socket; reader: net.Socket }> {
+  const listener = net.createServer();
+  listener.listen(0, "127.0.0.1");
+  await once(listener, "listening");
+  const writer = net.connect((listener.address() as net.AddressInfo).port, "127.0.0.1");
+  const [reader] = (await once(listener, "connection")) as [net.Socket];
+  listener.close();
+  return { writer, reader };
+}

@@ -4,12 +4,10 @@
 
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
-import net from "node:net";
 import { after, before, describe, test } from "node:test";
 import * as client from "../q6/TCP_Client.ts";
 import { answer, calculate, formatResult, parseExpression, readLines } from "../q6/TCP_Server.ts";
-import { LineSocket, Running, closedPort, runScript, sleep, startServer } from "./helpers.ts";
+import { LineSocket, Running, closedPort, runScript, sleep, socketPair, startServer } from "./helpers.ts";
 
 const SERVER = "q6/TCP_Server.ts";
 const CLIENT = "q6/TCP_Client.ts";
@@ -98,17 +96,6 @@ describe("q6 calculator: pure functions", () => {
 });
 
 describe("q6 line framing (readLines)", () => {
-  /** A connected pair of sockets on 127.0.0.1: `writer` sends, `reader` is read by readLines. */
-  async function socketPair() {
-    const listener = net.createServer();
-    listener.listen(0, "127.0.0.1");
-    await once(listener, "listening");
-    const writer = net.connect((listener.address() as net.AddressInfo).port, "127.0.0.1");
-    const [reader] = (await once(listener, "connection")) as [net.Socket];
-    listener.close();
-    return { writer, reader };
-  }
-
   test("split and coalesced reads, a character split mid-byte, \\r\\n, a last line without \\n", async () => {
     const { writer, reader } = await socketPair();
     const bytes = Buffer.from("Zoë 🙂\r\none\ntwo\n\nthree", "utf8");

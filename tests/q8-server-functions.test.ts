@@ -2,11 +2,9 @@
 // and the line framing helper. The end-to-end tests are in tests/q8-server.test.ts.
 
 import assert from "node:assert/strict";
-import { once } from "node:events";
-import net from "node:net";
 import { describe, test } from "node:test";
 import { announcement, nameKey, nameProblem, readLines } from "../q8/Chat_Server.ts";
-import { sleep } from "./helpers.ts";
+import { sleep, socketPair } from "./helpers.ts";
 
 describe("q8 server: name rules (nameProblem)", () => {
   const members = new Set([nameKey("Batman")]);
@@ -51,17 +49,6 @@ describe("q8 server: announcements", () => {
 });
 
 describe("q8 server: line framing (readLines)", () => {
-  /** A connected pair of sockets on 127.0.0.1: `writer` sends, `reader` is read by readLines. */
-  async function socketPair() {
-    const listener = net.createServer();
-    listener.listen(0, "127.0.0.1");
-    await once(listener, "listening");
-    const writer = net.connect((listener.address() as net.AddressInfo).port, "127.0.0.1");
-    const [reader] = (await once(listener, "connection")) as [net.Socket];
-    listener.close();
-    return { writer, reader };
-  }
-
   test("byte by byte: characters split mid-byte, \\r\\n, empty lines, a last line without \\n", async () => {
     const { writer, reader } = await socketPair();
     const received: string[] = [];
