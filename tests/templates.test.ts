@@ -269,15 +269,20 @@ describe("TCP template pair (Q4)", () => {
     const fillers: net.Socket[] = [];
     try {
       blocker.stdout.setEncoding("utf8");
-      const [text] = (await once(blocker.stdout, "data")) as [string];
+      const [text] = (await once(blocker.stdout, "data", { signal: AbortSignal.timeout(MS) })) as [string];
       const port = Number(text.trim());
-      // Fill the accept queue (the kernel keeps backlog + 1 finished handshakes).
-      for (let i = 0; i < 4; i++) {
-        const filler = net.connect({ port, host: "127.0.0.1" });
-        filler.on("error", () => {});
-        fillers.push(filler);
-      }
-      await sleep(300);
+      // Fill the accept queue: the kernel keeps backlog + 1 = 2 finished handshakes, and
+      // drops the SYNs after them.
+      let connected = 0;
+      const queueFull = new Promise<void>((resolve) => {
+        for (let i = 0; i < 4; i++) {
+          const filler = net.connect({ port, host: "127.0.0.1" });
+          filler.on("error", () => {});
+          filler.once("connect", () => ++connected === 2 && resolve());
+          fillers.push(filler);
+        }
+      });
+      await Promise.race([queueFull, sleep(MS).then(() => Promise.reject(new Error(`the accept queue did not fill within ${MS} ms`)))]);
       const client = await runScript("TCP_Client.ts", ["--port", String(port), "--timeout", "0.5"], { ms: MS });
       assertOneLineFailure(client, 1, new RegExp(`cannot connect to 127\\.0\\.0\\.1:${port}: no answer within 0\\.5 s`));
     } finally {
