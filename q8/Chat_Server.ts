@@ -143,10 +143,11 @@ if (isMainModule()) {
         }
       }
     } catch (error) {
-      // Limit 2: a line longer than --max-line bytes gets ERROR and ends the connection.
-      // A network error (it has a code, e.g. ECONNRESET) means the member dropped; anything
-      // else is a bug in this file and should stop the server loudly.
-      if (error instanceof RangeError) reason = "line too long";
+      // Limit 2: a line longer than --max-line bytes (readLines' RangeError "line too long")
+      // gets ERROR and ends the connection. A network error (it has a code, e.g. ECONNRESET)
+      // means the member dropped; anything else, another RangeError included, is a bug in this
+      // file and should stop the server loudly.
+      if (error instanceof RangeError && error.message === "line too long") reason = "line too long";
       else if ((error as NodeJS.ErrnoException).code === undefined) throw error;
     } finally {
       // Python:  conn.close()  — whichever way the loop ended, the connection goes.
@@ -247,12 +248,12 @@ if (isMainModule()) {
 /**
  * TCP framing, the same helper as q6's: yields the socket's lines, split on the byte "\n"
  * BEFORE decoding (a character cut in two by the network is joined up first), without a
- * trailing "\r". A line over `maxLineBytes` bytes throws a RangeError.
+ * trailing "\r". A line over `maxLineBytes` bytes (not counting that "\r") throws a RangeError.
  */
 export async function* readLines(socket: net.Socket, maxLineBytes: number): AsyncGenerator<string> {
   let pending = Buffer.alloc(0);
-  // `destroyOnReturn: false`: leaving the loop (on `quit`) must not destroy the socket; the
-  // caller closes it properly, after its last line.
+  // `destroyOnReturn: false`: leaving the loop early must not destroy the socket; the caller
+  // closes it properly, after its last line.
   for await (const chunk of socket.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     pending = Buffer.concat([pending, chunk]);
     let newline: number;
