@@ -20,12 +20,8 @@
 //   -41.76
 //   > 12 +
 //   Client: Invalid input "12 +": expected <number> <op> <number>, e.g. 12 + 42
-//   > 4.5 / -6
-//   -0.75
 //   > 10 / 0
 //   ERROR division by zero
-//   > 0.1 + 0.2
-//   0.3
 //   > q
 //
 // It also reads piped input: `printf '12 + 42\nq\n' | npx tsx q6/TCP_Client.ts` prints `54`.
@@ -157,22 +153,25 @@ if (isMainModule()) {
 // three lines glued together, however the sender wrote them. So we collect bytes and cut them
 // at each "\n" (byte 0x0A). We cut *before* decoding to text: 0x0A never occurs inside a
 // multibyte UTF-8 character, while a read may end in the middle of one ("é" is 2 bytes).
-// A trailing "\r" is dropped. A line that grows past `maxLineBytes` throws a RangeError.
-// Bytes left without a "\n" when the peer closes count as a last line.
+// A trailing "\r" is dropped and not counted: a line that grows past `maxLineBytes` bytes
+// without it throws a RangeError. Bytes left without a "\n" when the peer closes count as a
+// last line.
 
 /** Yields each line received on `socket`, decoded as UTF-8, without its "\n" or "\r\n". */
 async function* readLines(socket: net.Socket, maxLineBytes: number): AsyncGenerator<string> {
   let pending = Buffer.alloc(0);
-  // `destroyOnReturn: false`: leaving the loop early must not destroy the socket.
+  // `destroyOnReturn: false`: leaving the loop early must not destroy the socket; the caller
+  // closes it properly, after its last line.
   for await (const chunk of socket.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     pending = Buffer.concat([pending, chunk]);
     let newline: number;
     while ((newline = pending.indexOf(0x0a)) !== -1) {
-      if (newline > maxLineBytes) throw new RangeError("line too long");
-      yield pending.toString("utf8", 0, newline).replace(/\r$/, "");
+      const length = pending[newline - 1] === 0x0d ? newline - 1 : newline; // without a "\r"
+      if (length > maxLineBytes) throw new RangeError("line too long");
+      yield pending.toString("utf8", 0, length);
       pending = pending.subarray(newline + 1);
     }
-    if (pending.length > maxLineBytes) throw new RangeError("line too long");
+    if (pending.length > maxLineBytes + 1) throw new RangeError("line too long"); // +1: a "\r"
   }
   if (pending.length > 0) yield pending.toString("utf8").replace(/\r$/, "");
 }

@@ -92,7 +92,10 @@ if (isMainModule()) {
     waitingSocket.on("error", () => {}); // the session loop below reports errors itself
     openSockets.add(waitingSocket);
     waitingSocket.on("close", () => openSockets.delete(waitingSocket));
-    const address = addressOf(waitingSocket); // read now: a socket that resets forgets its peer
+    // Reading the address here also makes Node remember it (it caches the peer on first read):
+    // the session loop (step 4) asks again later, when a socket that has reset meanwhile could
+    // no longer get it from the kernel.
+    const address = addressOf(waitingSocket);
     if (serving !== undefined) {
       console.log(`Server: ${address} connected and waits until the session with ${serving} ends`);
     }
@@ -126,7 +129,6 @@ if (isMainModule()) {
     // whole session (Q6's state) and uses it in every log line. Then each line is a request.
     let clientName: string | undefined;
     let quit = false;
-    let farewell = "";
     try {
       for await (const message of readLines(connectionSocket, MAX_LINE_BYTES)) {
         if (clientName === undefined) {
@@ -156,8 +158,8 @@ if (isMainModule()) {
       }
     } catch (error) {
       if (error instanceof RangeError) {
-        farewell = "ERROR line too long\n";
         console.log(`Server: ${clientName ?? clientAddress} sent a line over ${MAX_LINE_BYTES} bytes; closing`);
+        connectionSocket.write("ERROR line too long\n"); // the reply to that line; end() below sends it
       } else {
         console.log(`Server: the connection with ${clientName ?? clientAddress} failed: ${(error as Error).message}`);
       }
@@ -167,7 +169,6 @@ if (isMainModule()) {
     // Python:  conn.close()
     // end() sends whatever is still queued (and the last ERROR line, if any) followed by TCP's
     // FIN; destroy() then releases the socket without waiting for the client's own FIN.
-    if (farewell) connectionSocket.write(farewell);
     connectionSocket.end(() => connectionSocket.destroy());
     console.log("Session ended");
     serving = undefined;
@@ -180,24 +181,25 @@ if (isMainModule()) {
 // three lines glued together, however the sender wrote them. So we collect bytes and cut them
 // at each "\n" (byte 0x0A). We cut *before* decoding to text: 0x0A never occurs inside a
 // multibyte UTF-8 character, while a read may end in the middle of one ("é" is 2 bytes).
-// A trailing "\r" (Windows' "\r\n", or telnet) is dropped. A line that grows past
-// `maxLineBytes` throws a RangeError, so that the server can answer it and close. Bytes left
-// without a "\n" when the peer closes count as a last line.
+// A trailing "\r" (Windows' "\r\n", or telnet) is dropped and not counted: a line that grows
+// past `maxLineBytes` bytes without it throws a RangeError, so that the server can answer it
+// and close. Bytes left without a "\n" when the peer closes count as a last line.
 
 /** Yields each line received on `socket`, decoded as UTF-8, without its "\n" or "\r\n". */
 async function* readLines(socket: net.Socket, maxLineBytes: number): AsyncGenerator<string> {
   let pending = Buffer.alloc(0);
-  // `destroyOnReturn: false`: leaving the loop early (on `q`) must not destroy the socket; the
-  // caller closes it properly, after its last reply.
+  // `destroyOnReturn: false`: leaving the loop early must not destroy the socket; the caller
+  // closes it properly, after its last line.
   for await (const chunk of socket.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     pending = Buffer.concat([pending, chunk]);
     let newline: number;
     while ((newline = pending.indexOf(0x0a)) !== -1) {
-      if (newline > maxLineBytes) throw new RangeError("line too long");
-      yield pending.toString("utf8", 0, newline).replace(/\r$/, "");
+      const length = pending[newline - 1] === 0x0d ? newline - 1 : newline; // without a "\r"
+      if (length > maxLineBytes) throw new RangeError("line too long");
+      yield pending.toString("utf8", 0, length);
       pending = pending.subarray(newline + 1);
     }
-    if (pending.length > maxLineBytes) throw new RangeError("line too long");
+    if (pending.length > maxLineBytes + 1) throw new RangeError("line too long"); // +1: a "\r"
   }
   if (pending.length > 0) yield pending.toString("utf8").replace(/\r$/, "");
 }
@@ -258,7 +260,7 @@ function formatResult(value: number): string {
 function answer(line: string): string {
   const expression = parseExpression(line);
   if ("error" in expression) {
-    return line.trim() === "" ? "ERROR empty expression" : `ERROR malformed expression: ${expression.error}`;
+    return expression.error === "empty expression" ? "ERROR empty expression" : `ERROR malformed expression: ${expression.error}`;
   }
   const value = calculate(expression);
   return typeof value === "number" ? formatResult(value) : `ERROR ${value.error}`;
