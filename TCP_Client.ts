@@ -99,7 +99,8 @@ clientSocket.write(Buffer.from(flags.message, "utf8"));
 // Node equivalent is waiting for one "data" event: a Buffer of whatever arrived. TCP is a
 // byte stream, so one read may hold part of a message or several; that is fine for one short
 // reply, and q6/ shows the proper way (one message per line). A server that closes without
-// replying gives "end" (an empty read in Python).
+// replying gives "end" (an empty read in Python). The idle timer from step 2 still runs, so
+// a server that accepts but never replies is given up on after --timeout seconds as well.
 const reply = await Promise.race([
   once(clientSocket, "data").then(([bytes]) => bytes as Buffer),
   once(clientSocket, "end").then(() => undefined),

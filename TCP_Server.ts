@@ -91,8 +91,8 @@ if (firstRead === undefined) {
   console.log(`SERVER RECEIVED: ${firstRead.toString("utf8")}`);
 
   // Python:  conn.send(b"Whose there?")
-  // end() copies the bytes into the socket's send buffer, sends them and then closes our
-  // half of the connection (TCP's FIN), like Python's close() after send.
+  // end() copies the bytes into the socket's send buffer, like send(), and then shuts our
+  // half of the connection: TCP's FIN follows the reply, telling the client nothing more comes.
   // A client that is already gone turns the send into an "error" event (EPIPE, ECONNRESET).
   connectionSocket.end(Buffer.from("Whose there?", "utf8"));
   await once(connectionSocket, "finish").catch((error: Error) => {
