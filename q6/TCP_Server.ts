@@ -157,7 +157,7 @@ if (isMainModule()) {
         console.log(`Server: ${clientName ?? clientAddress} closed the connection without sending q`);
       }
     } catch (error) {
-      if (error instanceof RangeError) {
+      if (error instanceof RangeError && error.message === "line too long") {
         console.log(`Server: ${clientName ?? clientAddress} sent a line over ${MAX_LINE_BYTES} bytes; closing`);
         connectionSocket.write("ERROR line too long\n"); // the reply to that line; end() below sends it
       } else {
