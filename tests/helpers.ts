@@ -278,10 +278,10 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 export async function closedPort(): Promise<number> {
   const probe = net.createServer();
   probe.listen(0, "127.0.0.1");
-  await once(probe, "listening");
+  await once(probe, "listening", { signal: AbortSignal.timeout(5000) });
   const { port } = probe.address() as net.AddressInfo;
   probe.close();
-  await once(probe, "close");
+  await once(probe, "close", { signal: AbortSignal.timeout(5000) });
   return port;
 }
 
@@ -289,9 +289,10 @@ export async function closedPort(): Promise<number> {
 export async function socketPair(): Promise<{ writer: net.Socket; reader: net.Socket }> {
   const listener = net.createServer();
   listener.listen(0, "127.0.0.1");
-  await once(listener, "listening");
+  await once(listener, "listening", { signal: AbortSignal.timeout(5000) });
   const writer = net.connect((listener.address() as net.AddressInfo).port, "127.0.0.1");
-  const [reader] = (await once(listener, "connection")) as [net.Socket];
+  const [reader] = (await once(listener, "connection", { signal: AbortSignal.timeout(5000) })) as [net.Socket];
   listener.close();
+  writer.on("error", () => {});
   return { writer, reader };
 }

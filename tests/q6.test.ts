@@ -96,7 +96,7 @@ describe("q6 calculator: pure functions", () => {
 });
 
 describe("q6 line framing (readLines)", () => {
-  test("split and coalesced reads, a character split mid-byte, \\r\\n, a last line without \\n", async () => {
+  test("split and coalesced reads, a character split mid-byte, \\r\\n, a last line without \\n", { timeout: 5000 }, async () => {
     const { writer, reader } = await socketPair();
     const bytes = Buffer.from("Zoë 🙂\r\none\ntwo\n\nthree", "utf8");
     const received: string[] = [];
@@ -115,11 +115,12 @@ describe("q6 line framing (readLines)", () => {
     reader.destroy();
   });
 
-  test("both server and client copies are the same and throw RangeError on an over-long line", async () => {
+  test("both server and client copies are the same and throw RangeError on an over-long line", { timeout: 5000 }, async () => {
     for (const readLinesUnderTest of [readLines, client.readLines]) {
       const { writer, reader } = await socketPair();
       writer.on("error", () => {});
       writer.write("short\n" + "x".repeat(200));
+      writer.end();
       const received: string[] = [];
       await assert.rejects(async () => {
         for await (const line of readLinesUnderTest(reader, 100)) received.push(line);
