@@ -1,5 +1,6 @@
-// Shared by the chat server's end-to-end test files: the announcement patterns of the contract's
-// Q8 section, and logging a raw member in.
+// Shared by the chat's end-to-end test files (tests/q8-server.test.ts,
+// tests/q8-server-limits.test.ts and tests/q8-client.test.ts): the announcement patterns of the
+// contract's Q8 section, and logging a raw member in.
 
 import { LineSocket } from "./helpers.ts";
 

@@ -1,5 +1,7 @@
-// The command line, checked the same way for every script: the contract says an unknown flag or
-// a bad value prints ONE line naming it and exits 2, and `--help` exits 0.
+// Bad values on the command line, checked the same way for every script (the contract: ONE line
+// naming the flag, exit 2): a value that looks like a flag (`--port -1`) and an empty `--host`
+// for all ten scripts, and `--port 0` for the five clients. Unknown flags and `--help` are
+// checked in each script's own test file.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";

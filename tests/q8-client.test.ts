@@ -1,13 +1,10 @@
 // End-to-end tests for the chat window (Q8): q8/Chat_Client.ts driven through its standard
-// input (a pipe, and a real terminal through tmux) against the chat server, with raw
-// LineSocket members on the other side. The server is the real q8/Chat_Server.ts when the
-// file exists (set Q8_CLIENT_FAKE_SERVER=1 to force the fake), otherwise a tiny fake inside
-// this file that speaks the contract's wire format; each test's name says which.
+// input (a pipe, and a real terminal through tmux) against the real q8/Chat_Server.ts, with raw
+// LineSocket members on the other side (the framing test scripts a server of its own).
 
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { existsSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
@@ -15,86 +12,21 @@ import path from "node:path";
 import process from "node:process";
 import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
+import { JOINED, LEFT, login } from "./chat-helpers.ts";
 import { closedPort, command, LineSocket, ROOT, Running, runScript, sleep, startServer } from "./helpers.ts";
 
 const CLIENT = "q8/Chat_Client.ts";
-const useRealServer = existsSync(path.join(ROOT, "q8/Chat_Server.ts")) && process.env.Q8_CLIENT_FAKE_SERVER !== "1";
-const which = useRealServer ? "real Chat_Server.ts" : "fake server";
-// The tests share one room, so the member count depends on who else is in: any count will do.
-const JOINED = (name: string) => new RegExp(`^Server: time=\\d\\d:\\d\\d:\\d\\d ${name} has joined\\. Member count=\\d+$`);
+// The tests share one room, so the member count depends on who else is in: JOINED and LEFT
+// accept any count unless given one.
 // Waits that include starting a script get START_MS: the machine may be busy.
 const START_MS = 30000;
-const LEFT = (name: string) => new RegExp(`^Server: time=\\d\\d:\\d\\d:\\d\\d ${name} has left\\. Member count=\\d+$`);
 
 type ChatServer = { port: number; stop: () => Promise<void> };
 
-/** Starts a chat server on a free port: the real one, or the fake below. */
+/** Starts q8/Chat_Server.ts on a free port. */
 async function startChatServer(): Promise<ChatServer> {
-  if (!useRealServer) return fakeChatServer();
   const { server, port } = await startServer("q8/Chat_Server.ts", [], START_MS);
   return { port, stop: async () => void (await server.stop()) };
-}
-
-/** A stand-in for q8/Chat_Server.ts with the contract's wire format: login, join/leave announcements, broadcast, quit. */
-async function fakeChatServer(): Promise<ChatServer> {
-  const members = new Map<string, net.Socket>(); // case-folded name -> connection
-  const connections = new Set<net.Socket>();
-  const time = () => new Date().toTimeString().slice(0, 8);
-  const broadcast = (line: string, except?: net.Socket) => {
-    for (const socket of members.values()) if (socket !== except) socket.write(`${line}\n`);
-  };
-  const server = net.createServer((socket) => {
-    connections.add(socket);
-    socket.on("error", () => {});
-    let name: string | undefined;
-    const leave = () => {
-      if (name === undefined || members.get(name.toLowerCase()) !== socket) return;
-      members.delete(name.toLowerCase());
-      broadcast(`Server: time=${time()} ${name} has left. Member count=${members.size}`);
-    };
-    socket.on("close", () => {
-      connections.delete(socket);
-      leave();
-    });
-    let pending = Buffer.alloc(0);
-    socket.on("data", (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      let newline: number;
-      while ((newline = pending.indexOf(0x0a)) !== -1) {
-        const line = pending.toString("utf8", 0, newline).replace(/\r$/, "");
-        pending = pending.subarray(newline + 1);
-        if (name === undefined) {
-          if (!/^[^\s\p{Cc}]{1,32}$/u.test(line) || line.toLowerCase() === "server") socket.write("ERROR invalid name\n");
-          else if (members.has(line.toLowerCase())) socket.write("ERROR name already taken\n");
-          else {
-            name = line;
-            members.set(line.toLowerCase(), socket);
-            broadcast(`Server: time=${time()} ${name} has joined. Member count=${members.size}`);
-          }
-        } else if (line === "quit") {
-          leave();
-          socket.end();
-        } else if (line !== "") broadcast(`${name}: ${line}`, socket);
-      }
-    });
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    stop: async () => {
-      server.close();
-      for (const socket of connections) socket.end("Server: the chat room is shutting down\n");
-    },
-  };
-}
-
-/** A raw member: a LineSocket that has logged in as `name`. */
-async function rawMember(port: number, name: string): Promise<LineSocket> {
-  const member = await LineSocket.connect(port);
-  member.send(`${name}\n`);
-  await member.waitFor(new RegExp(` ${name} has joined\\.`));
-  return member;
 }
 
 const sockets: LineSocket[] = [];
@@ -110,7 +42,7 @@ after(async () => {
 // ---------------------------------------------------------------------------------------
 // On a real terminal (tmux gives the client a pseudo-terminal and shows us its screen).
 
-const tmuxMissing = spawnSync("tmux", ["-V"]).status !== 0;
+const tmuxMissing = spawnSync("tmux", ["-V"], { timeout: 15_000 }).status !== 0;
 const execFileAsync = promisify(execFile);
 
 /**
@@ -178,8 +110,8 @@ const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
 // The tests use different names in the shared room (or their own servers), so they can run
 // side by side: each spends most of its time waiting for a script to start.
 describe("q8/Chat_Client.ts", { concurrency: 4 }, () => {
-  test(`piped stdin (${which}): login retry after a taken name, chat both ways, quit -> exit 0`, async () => {
-    const batman = await rawMember(room.port, "Batman");
+  test("piped stdin: login retry after a taken name, chat both ways, quit -> exit 0", async () => {
+    const batman = await login(room.port, "Batman");
     sockets.push(batman);
     const client = new Running(CLIENT, ["--port", String(room.port)]);
     await client.waitForLine(/^Enter login name:$/, START_MS);
@@ -206,8 +138,8 @@ describe("q8/Chat_Client.ts", { concurrency: 4 }, () => {
     assert.deepEqual(client.stderr, []);
   });
 
-  test(`piped stdin (${which}): lines piped all at once are not lost while the login is answered; end of input leaves with exit 0`, async () => {
-    const alfred = await rawMember(room.port, "Alfred");
+  test("piped stdin: lines piped all at once are not lost while the login is answered; end of input leaves with exit 0", async () => {
+    const alfred = await login(room.port, "Alfred");
     sockets.push(alfred);
     const from = alfred.lines.length;
     const run = await runScript(CLIENT, ["--port", String(room.port)], { input: "Gordon\nfirst\n\nsecond\n", ms: START_MS });
@@ -220,8 +152,8 @@ describe("q8/Chat_Client.ts", { concurrency: 4 }, () => {
     assert.deepEqual(said, ["Gordon: first", "Gordon: second"]);
   });
 
-  test(`--name (${which}): logs in without asking; a taken --name prints the ERROR and asks on stdin`, async () => {
-    const joker = await rawMember(room.port, "Joker");
+  test("--name: logs in without asking; a taken --name prints the ERROR and asks on stdin", async () => {
+    const joker = await login(room.port, "Joker");
     sockets.push(joker);
     const named = await runScript(CLIENT, ["--port", String(room.port), "--name", "Harley"], { input: "hello\n", ms: START_MS });
     assert.equal(named.code, 0, named.err);
@@ -236,8 +168,8 @@ describe("q8/Chat_Client.ts", { concurrency: 4 }, () => {
     assert.match(taken.stdout[2]!, JOINED("Penguin"));
   });
 
-  test(`input ends before a name is accepted (${which}): leaves with one line, exit 0`, async () => {
-    const bane = await rawMember(room.port, "Bane");
+  test("input ends before a name is accepted: leaves with one line, exit 0", async () => {
+    const bane = await login(room.port, "Bane");
     sockets.push(bane);
     const run = await runScript(CLIENT, ["--port", String(room.port), "--name", "Bane"], { ms: START_MS });
     assert.equal(run.code, 0, run.err);
@@ -246,7 +178,7 @@ describe("q8/Chat_Client.ts", { concurrency: 4 }, () => {
     assert.match(run.err, /^Client: .*login name/);
   });
 
-  test(`the server goes away (${which}): the client says so and exits 1`, async () => {
+  test("the server goes away: the client says so and exits 1", async () => {
     const ownRoom = await startChatServer();
     try {
       const client = new Running(CLIENT, ["--port", String(ownRoom.port), "--name", "Riddler"]);
@@ -272,7 +204,7 @@ describe("q8/Chat_Client.ts", { concurrency: 4 }, () => {
       socket.end(bytes.subarray(cut));
     });
     server.listen(0, "127.0.0.1");
-    await once(server, "listening");
+    await once(server, "listening", { signal: AbortSignal.timeout(5000) });
     try {
       const { port } = server.address() as net.AddressInfo;
       const client = new Running(CLIENT, ["--port", String(port), "--name", "Ivy"]);
@@ -310,10 +242,10 @@ describe("q8/Chat_Client.ts", { concurrency: 4 }, () => {
     assert.match(badPort.err, /70000/);
   });
 
-  test(`terminal via tmux (${which}): the > prompt, and an incoming message never garbles the half-typed line`, { skip: tmuxMissing ? "tmux not installed (Debian package: tmux)" : false }, async () => {
+  test("terminal via tmux: the > prompt, and an incoming message never garbles the half-typed line", { skip: tmuxMissing ? "tmux not installed (Debian package: tmux)" : false }, async () => {
     // A room of its own: chatter from the other tests must not land between our rows.
     const ownRoom = await startChatServer();
-    const voldemort = await rawMember(ownRoom.port, "Voldemort");
+    const voldemort = await login(ownRoom.port, "Voldemort");
     sockets.push(voldemort);
     const terminal = await Terminal.start(CLIENT, ["--port", String(ownRoom.port)], 80, 24);
     try {
@@ -359,9 +291,9 @@ describe("q8/Chat_Client.ts", { concurrency: 4 }, () => {
     }
   });
 
-  test(`terminal via tmux (${which}): a typed line that wraps over several rows survives incoming messages`, { skip: tmuxMissing ? "tmux not installed (Debian package: tmux)" : false }, async () => {
+  test("terminal via tmux: a typed line that wraps over several rows survives incoming messages", { skip: tmuxMissing ? "tmux not installed (Debian package: tmux)" : false }, async () => {
     const ownRoom = await startChatServer();
-    const dumbledore = await rawMember(ownRoom.port, "Dumbledore");
+    const dumbledore = await login(ownRoom.port, "Dumbledore");
     sockets.push(dumbledore);
     const terminal = await Terminal.start(CLIENT, ["--port", String(ownRoom.port), "--name", "Hermione"], 30, 16);
     try {
