@@ -76,14 +76,20 @@ class Side {
     this.child.stdin!.write(text);
   }
 
-  async finish(signal?: NodeJS.Signals): Promise<number | null> {
+  /**
+   * Sends `signal` (if given) and waits for the exit, killing it after WAIT_MS. Every program
+   * in the tour ends with exit code 0 when all went well, so any other ending fails the tour.
+   */
+  async finish(signal?: NodeJS.Signals): Promise<void> {
     if (signal && this.child.exitCode === null) this.child.kill(signal);
     const timer = setTimeout(() => this.child.kill("SIGKILL"), WAIT_MS);
+    let code: number | null;
     try {
-      return await this.exited;
+      code = await this.exited;
     } finally {
       clearTimeout(timer);
     }
+    if (code !== 0) throw new Error(`${this.label} exited with ${code === null ? "a signal (killed or crashed)" : `code ${code}`}, not 0`);
   }
 }
 
@@ -92,7 +98,9 @@ const stopAll = () => {
   for (const child of running) child.kill("SIGKILL");
 };
 process.on("exit", stopAll);
+// Ctrl-C, or a kill (SIGTERM, as a test's time limit sends): exit through stopAll above.
 process.on("SIGINT", () => process.exit(130));
+process.on("SIGTERM", () => process.exit(143));
 
 function section(title: string, explanation: string) {
   console.log(`\n${bold(`== ${title} ==`)}`);
