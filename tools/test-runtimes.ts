@@ -149,8 +149,9 @@ function binaryFor(runtime: "deno" | "bun" | "node"): string {
     console.log(`Fetching ${spec} into ${path.relative(ROOT, prefix)}/ ...`);
     const npm = spawnSync("npm", ["install", "--prefix", prefix, "--no-save", "--no-package-lock", "--no-audit", "--no-fund", "--loglevel=error", spec], {
       cwd: ROOT, stdio: ["ignore", "inherit", "inherit"], shell: process.platform === "win32",
+      timeout: 300_000, // a slow registry may take minutes; a stuck one must not stall CI forever
     });
-    if (npm.status !== 0 || !fs.existsSync(binary)) throw new Error(`npm install ${spec} failed (exit ${npm.status})`);
+    if (npm.status !== 0 || !fs.existsSync(binary)) throw new Error(`npm install ${spec} failed (${npm.error ? npm.error.message : `exit ${npm.status}`})`);
   }
   fs.chmodSync(binary, 0o755); // npm keeps the mode from the tarball; make sure it can run
   return binary;
@@ -162,7 +163,7 @@ function versionOf(runtime: Runtime, binary: string): string {
     const tsx = JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", "tsx", "package.json"), "utf8")) as { version: string };
     return `tsx ${tsx.version} on node ${process.version}`;
   }
-  const out = spawnSync(binary, ["--version"], { encoding: "utf8" });
+  const out = spawnSync(binary, ["--version"], { encoding: "utf8", timeout: 30_000 });
   const first = (out.stdout ?? "").split("\n")[0]!.trim();
   if (out.status !== 0 || !first) throw new Error(`${binary} --version failed: ${out.stderr ?? out.error}`);
   return runtime === "deno" ? first.replace(/ \(.*$/, "") : `${runtime} ${first}`;
