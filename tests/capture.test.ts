@@ -31,7 +31,8 @@ if (skip) console.log(`# capture tests skipped: ${skip}`);
 
 /**
  * Runs a tool as `npm run` would (this Node with tsx, whatever LAB_RUNTIME the lab scripts are
- * tested under) and returns its exit code and output; killed after `ms`.
+ * tested under) and returns its exit code and output. After `ms` it gets SIGTERM, so that its
+ * cleanup stops tshark and the scripts and removes its temp files; SIGKILL 5 s later.
  */
 async function runTool(file: string, args: string[], ms: number, env: NodeJS.ProcessEnv = {}) {
   const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, file), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
@@ -39,9 +40,14 @@ async function runTool(file: string, args: string[], ms: number, env: NodeJS.Pro
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
   child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
-  const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+  let kill: NodeJS.Timeout | undefined;
+  const timer = setTimeout(() => {
+    child.kill("SIGTERM");
+    kill = setTimeout(() => child.kill("SIGKILL"), 5000);
+  }, ms);
   const [code] = (await once(child, "close")) as [number | null];
   clearTimeout(timer);
+  clearTimeout(kill);
   return { code, stdout, stderr, pid: child.pid! };
 }
 

@@ -76,13 +76,7 @@ async function main(outDir: string, anyPort: boolean): Promise<number> {
       defaultPort: 43389,
       port: 0,
       transcript: [],
-      run: async (exchange) => {
-        const server = new Script("server", "TCP_Server.ts", ["--port", String(exchange.port)], exchange.transcript);
-        await server.waitFor(/:\d+/);
-        const client = new Script("client", "TCP_Client.ts", ["--port", String(exchange.port)], exchange.transcript);
-        succeeded(await client.finish(), client);
-        succeeded(await server.finish(), server);
-      },
+      run: templatePair("TCP_Server.ts", "TCP_Client.ts"),
     },
     {
       file: "udp-template.txt",
@@ -91,13 +85,7 @@ async function main(outDir: string, anyPort: boolean): Promise<number> {
       defaultPort: 43387,
       port: 0,
       transcript: [],
-      run: async (exchange) => {
-        const server = new Script("server", "UDP_Server.ts", ["--port", String(exchange.port)], exchange.transcript);
-        await server.waitFor(/:\d+/);
-        const client = new Script("client", "UDP_Client.ts", ["--port", String(exchange.port)], exchange.transcript);
-        succeeded(await client.finish(), client);
-        succeeded(await server.finish(), server);
-      },
+      run: templatePair("UDP_Server.ts", "UDP_Client.ts"),
     },
     {
       file: "q6-session.txt",
@@ -127,58 +115,56 @@ async function main(outDir: string, anyPort: boolean): Promise<number> {
   const filter = exchanges.map((exchange) => `${exchange.protocol} port ${exchange.port}`).join(" or ");
 
   const work = mkdtempSync(path.join(os.tmpdir(), "lab3-capture-"));
-  process.on("exit", () => rmSync(work, { recursive: true, force: true })); // also after Ctrl-C
+  // Removed on the way out, however that comes (main's result, an error, Ctrl-C, SIGTERM): every
+  // path ends in process.exit, and the "exit" handlers run then.
+  process.on("exit", () => rmSync(work, { recursive: true, force: true }));
   const pcap = path.join(work, "lo.pcapng");
-  try {
-    // `-f` is a capture filter (BPF, the kernel keeps everything else out); `-c` and
-    // `-a duration:` are the bounds after which tshark stops by itself; `-w` saves the
-    // packets so that they can be read back below with the fields we want.
-    console.log(`Capture: $ tshark -i lo -f "${filter}" -c 1000 -a duration:90 -w ${pcap}`);
-    const tshark = new Script("tshark", "", [], [], ["tshark", "-i", "lo", "-f", filter, "-c", "1000", "-a", "duration:90", "-w", pcap]);
-    if (!(await captureStarted(tshark))) {
-      await tshark.finish("SIGKILL");
-      // tshark also complains about every settings file it may not read; keep the lines that matter.
-      const said = tshark.lines.filter((line) => /capture|permitted|denied|no such device/i.test(line) && !/Error loading table|read the file/.test(line));
-      console.error(`Capture: tshark could not capture on lo. It said:\n  ${said.join("\n  ")}`);
-      console.error("Capture: capturing needs root (sudo npm run capture), or membership in the wireshark group (sudo dpkg-reconfigure wireshark-common).");
-      return 1;
-    }
-
-    let failed = false;
-    for (const exchange of exchanges) {
-      console.log(`Capture: running ${exchange.title} on ${exchange.protocol} port ${exchange.port}`);
-      try {
-        await exchange.run(exchange);
-      } catch (error) {
-        failed = true;
-        exchange.transcript.push(`(failed: ${(error as Error).message})`);
-        console.error(`Capture: ${exchange.title} failed: ${(error as Error).message}`);
-      }
-    }
-
-    // Loopback packets are copied to tshark at once, but give it a moment to write the last
-    // ones, then stop it the way Ctrl-C would: it closes the file properly.
-    await sleep(500);
-    await tshark.finish("SIGINT");
-
-    const packets = readPackets(pcap);
-    mkdirSync(outDir, { recursive: true });
-    for (const exchange of exchanges) {
-      const own = packets.filter((packet) => packet.protocol === exchange.protocol && (packet.srcPort === exchange.port || packet.dstPort === exchange.port));
-      const text = report(exchange, own, filter);
-      console.log(`\n${text}`);
-      writeFileSync(path.join(outDir, exchange.file), text);
-      if (own.length === 0) failed = true;
-    }
-    // The raw capture too, for Wireshark: File > Open shows exactly these packets.
-    copyFileSync(pcap, path.join(outDir, PCAP_FILE));
-    chmodSync(path.join(outDir, PCAP_FILE), 0o644); // tshark made it private to its user; anyone may read this copy
-    const saved = [...exchanges.map((exchange) => exchange.file), PCAP_FILE].map((file) => path.relative(process.cwd(), path.join(outDir, file)));
-    console.log(`Capture: saved ${saved.join(", ")}`);
-    return failed ? 1 : 0;
-  } finally {
-    rmSync(work, { recursive: true, force: true });
+  // `-f` is a capture filter (BPF, the kernel keeps everything else out); `-c` and
+  // `-a duration:` are the bounds after which tshark stops by itself; `-w` saves the
+  // packets so that they can be read back below with the fields we want.
+  console.log(`Capture: $ tshark -i lo -f "${filter}" -c 1000 -a duration:90 -w ${pcap}`);
+  const tshark = new Script("tshark", "", [], [], ["tshark", "-i", "lo", "-f", filter, "-c", "1000", "-a", "duration:90", "-w", pcap]);
+  if (!(await captureStarted(tshark))) {
+    await tshark.finish("SIGKILL");
+    // tshark also complains about every settings file it may not read; keep the lines that matter.
+    const said = tshark.lines.filter((line) => /capture|permitted|denied|no such device/i.test(line) && !/Error loading table|read the file/.test(line));
+    console.error(`Capture: tshark could not capture on lo. It said:\n  ${said.join("\n  ")}`);
+    console.error("Capture: capturing needs root (sudo npm run capture), or membership in the wireshark group (sudo dpkg-reconfigure wireshark-common).");
+    return 1;
   }
+
+  let failed = false;
+  for (const exchange of exchanges) {
+    console.log(`Capture: running ${exchange.title} on ${exchange.protocol} port ${exchange.port}`);
+    try {
+      await exchange.run(exchange);
+    } catch (error) {
+      failed = true;
+      exchange.transcript.push(`(failed: ${(error as Error).message})`);
+      console.error(`Capture: ${exchange.title} failed: ${(error as Error).message}`);
+    }
+  }
+
+  // Loopback packets are copied to tshark at once, but give it a moment to write the last
+  // ones, then stop it the way Ctrl-C would: it closes the file properly.
+  await sleep(500);
+  await tshark.finish("SIGINT");
+
+  const packets = readPackets(pcap);
+  mkdirSync(outDir, { recursive: true });
+  for (const exchange of exchanges) {
+    const own = packets.filter((packet) => packet.protocol === exchange.protocol && (packet.srcPort === exchange.port || packet.dstPort === exchange.port));
+    const text = report(exchange, own, filter);
+    console.log(`\n${text}`);
+    writeFileSync(path.join(outDir, exchange.file), text);
+    if (own.length === 0) failed = true;
+  }
+  // The raw capture too, for Wireshark: File > Open shows exactly these packets.
+  copyFileSync(pcap, path.join(outDir, PCAP_FILE));
+  chmodSync(path.join(outDir, PCAP_FILE), 0o644); // tshark made it private to its user; anyone may read this copy
+  const saved = [...exchanges.map((exchange) => exchange.file), PCAP_FILE].map((file) => path.relative(process.cwd(), path.join(outDir, file)));
+  console.log(`Capture: saved ${saved.join(", ")}`);
+  return failed ? 1 : 0;
 }
 
 /**
@@ -342,6 +328,17 @@ async function freePort(protocol: "tcp" | "udp", preferred: number): Promise<num
   throw new Error(`no free ${protocol} port`);
 }
 
+/** Runs a template pair: the server, then the client; each exits 0 after its one exchange. */
+function templatePair(serverFile: string, clientFile: string): Exchange["run"] {
+  return async (exchange) => {
+    const server = new Script("server", serverFile, ["--port", String(exchange.port)], exchange.transcript);
+    await server.waitFor(/:\d+/);
+    const client = new Script("client", clientFile, ["--port", String(exchange.port)], exchange.transcript);
+    succeeded(await client.finish(), client);
+    succeeded(await server.finish(), server);
+  };
+}
+
 /** Throws unless the program exited with code 0, so that a failed exchange is reported. */
 function succeeded(code: number | null, script: Script) {
   if (code !== 0) throw new Error(`${script.label} exited with ${code === null ? "a signal" : `code ${code}`}`);
@@ -463,11 +460,13 @@ if (isMainModule()) {
     console.log(usage);
     process.exit(0);
   }
-  // Exit explicitly: a program left running by a failed exchange must not keep this one alive
-  // (the "exit" handler above kills it).
-  // Ctrl-C: exit through the "exit" handlers, which stop every child and remove the temp files.
+  // Ctrl-C or a kill (SIGTERM): exit through the "exit" handlers, which stop every child and
+  // remove the temp files.
   process.on("SIGINT", () => process.exit(130));
+  process.on("SIGTERM", () => process.exit(143));
   try {
+    // Exit explicitly: a program left running by a failed exchange must not keep this one alive
+    // (the "exit" handler above kills it).
     process.exit(await main(path.resolve(values.out!), Boolean(values["free-ports"])));
   } catch (error) {
     console.error(`Capture: ${(error as Error).message}`);
