@@ -34,15 +34,23 @@ const skip = otherRuntime || (process.getuid?.() !== 0
       : false);
 if (skip) console.log(`# two-hosts tests skipped: ${skip}`);
 
-/** Starts the tool as `npm run two-hosts` would; the caller waits on `done`. Killed after `ms`. */
+/**
+ * Starts the tool as `npm run two-hosts` would; the caller waits on `done`. After `ms` it gets
+ * SIGTERM, so that its cleanup removes the namespaces; SIGKILL 5 s later.
+ */
 function startTool(args: string[], ms: number) {
   const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "tools/two-hosts.ts"), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   const output = { stdout: "", stderr: "" };
   child.stdout.setEncoding("utf8").on("data", (text: string) => (output.stdout += text));
   child.stderr.setEncoding("utf8").on("data", (text: string) => (output.stderr += text));
-  const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+  let kill: NodeJS.Timeout | undefined;
+  const timer = setTimeout(() => {
+    child.kill("SIGTERM");
+    kill = setTimeout(() => child.kill("SIGKILL"), 5000);
+  }, ms);
   const done = once(child, "close").then(([code]) => {
     clearTimeout(timer);
+    clearTimeout(kill);
     return code as number | null;
   });
   return { child, output, done };
@@ -112,7 +120,7 @@ const sections: [string, (text: string) => void][] = [
     has(lines, /client +\(exited with code 1\)/);
   }],
 ];
-const needsTshark = (name: string) => name.includes("cable") && spawnSync("tshark", ["--version"]).status !== 0 && "tshark is not installed";
+const needsTshark = (name: string) => name.includes("cable") && spawnSync("tshark", ["--version"], { timeout: 15_000 }).status !== 0 && "tshark is not installed";
 
 describe("npm run two-hosts", { skip }, () => {
   let out = "";
@@ -142,13 +150,19 @@ describe("npm run two-hosts", { skip }, () => {
 
   test("Ctrl-C in the middle still removes the namespaces", async () => {
     const run = startTool(["--out", out], 60_000);
-    // Interrupt once the first pair is under way.
-    const deadline = Date.now() + 45_000;
-    while (!run.output.stdout.includes("== UDP template pair") && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.ok(run.output.stdout.includes("== UDP template pair"), `the tool did not get going:\n${run.output.stdout}${run.output.stderr}`);
-    assert.equal(leftovers(run.child.pid!).length, 2, "the namespaces should exist while it runs");
-    run.child.kill("SIGINT");
-    assert.equal(await run.done, 130);
+    let code: number | null;
+    try {
+      // Interrupt once the first pair is under way.
+      const deadline = Date.now() + 45_000;
+      while (!run.output.stdout.includes("== UDP template pair") && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.ok(run.output.stdout.includes("== UDP template pair"), `the tool did not get going:\n${run.output.stdout}${run.output.stderr}`);
+      assert.equal(leftovers(run.child.pid!).length, 2, "the namespaces should exist while it runs");
+    } finally {
+      // Even when an assertion above failed: the tool must not run on (its cleanup removes the namespaces).
+      run.child.kill("SIGINT");
+      code = await run.done;
+    }
+    assert.equal(code, 130);
     assert.match(run.output.stderr, /namespaces were removed/);
     assert.deepEqual(leftovers(run.child.pid!), []);
   });
@@ -161,7 +175,7 @@ describe("docs/captures/two-hosts.txt, as committed", () => {
   for (const [name, check] of sections) test(name, () => check(text));
 });
 
-test("without root it says so and exits 1", { skip: process.getuid?.() !== 0 ? false : spawnSync("setpriv", ["--version"]).status !== 0 && "setpriv is not installed" }, async () => {
+test("without root it says so and exits 1", { skip: process.getuid?.() !== 0 ? false : spawnSync("setpriv", ["--version"], { timeout: 15_000 }).status !== 0 && "setpriv is not installed" }, async () => {
   // As root, drop to the `nobody` user for this one run; as another user, just run it.
   const asNobody = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
   const command = [...asNobody, process.execPath, "--import", "tsx", path.join(ROOT, "tools/two-hosts.ts"), "--out", os.tmpdir()];
