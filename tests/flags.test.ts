@@ -40,3 +40,25 @@ for (const script of scripts) {
     assert.equal(run.out, "");
   });
 }
+
+// The wording of a bad value is the shared helpers' (portNumber(), positiveNumber()), one text
+// in every script. Checked here for the four templates; the other scripts follow when their
+// helpers match the canonical copies.
+for (const script of scripts.slice(0, 4)) {
+  const lowest = script.includes("Server") ? 0 : 1;
+  test(`${script}: a bad --port is worded as a whole number from ${lowest} to 65535`, async () => {
+    const run = await runScript(script, ["--port", "70000"], { ms: 30000 });
+    assert.equal(run.code, 2, run.err);
+    assert.deepEqual(run.stderr,
+      [`Invalid --port '70000': expected a whole number from ${lowest} to 65535 (see --help)`]);
+  });
+}
+
+for (const script of ["UDP_Client.ts", "TCP_Client.ts"]) {
+  test(`${script}: a bad --timeout is worded as seconds above 0, at most 2147483`, async () => {
+    const run = await runScript(script, ["--timeout", "0.0"], { ms: 30000 });
+    assert.equal(run.code, 2, run.err);
+    assert.deepEqual(run.stderr,
+      ["Invalid --timeout '0.0': expected seconds above 0, at most 2147483 (see --help)"]);
+  });
+}

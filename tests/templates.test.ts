@@ -112,8 +112,8 @@ describe("UDP template pair (Q1)", () => {
     try {
       const client = await runScript("UDP_Client.ts", ["--port", String(silent.port), "--timeout", "0.5"], { ms: MS });
       assertOneLineFailure(client, 1, new RegExp(`127\\.0\\.0\\.1:${silent.port}\\b.*`));
-      assert.match(client.err, /timeout|no reply/);
-      assert.match(client.err, /UDP_Server\.ts/, "says what to check");
+      assert.match(client.err, /^Client: no reply from 127\.0\.0\.1:\d+ \(timed out\); /);
+      assert.match(client.err, /is UDP_Server\.ts running there, with --host 0\.0\.0\.0 .*Check --host and --port\.$/, "says what to check");
       assert.deepEqual(silent.received, [JOKE], "the datagram was sent");
     } finally {
       silent.socket.close();
@@ -128,6 +128,12 @@ describe("UDP template pair (Q1)", () => {
     probe.close();
     const client = await runScript("UDP_Client.ts", ["--port", String(port), "--timeout", "0.5"], { ms: MS });
     assertOneLineFailure(client, 1, new RegExp(`127\\.0\\.0\\.1:${port}\\b`));
+  });
+
+  test("the client with a host name that does not resolve prints one line naming HOST:PORT, exit 1", async () => {
+    // `.invalid` never resolves (RFC 2606); the lookup error reaches the client as an "error" event.
+    const client = await runScript("UDP_Client.ts", ["--host", "nosuch.invalid", "--port", "9", "--timeout", "20"], { ms: MS });
+    assertOneLineFailure(client, 1, /^Client: no reply from nosuch\.invalid:9 \((?!timed out).+\); is UDP_Server\.ts running there/);
   });
 
   test("the server on a port already in use prints one line and exits 1", async () => {
@@ -152,7 +158,8 @@ describe("TCP template pair (Q4)", () => {
     assert.deepEqual(client.stderr, []);
     assert.equal((await server.waitForExit(MS)).code, 0);
     assert.match(server.stdout[1] ?? "", /^Connection initiated from 127\.0\.0\.1:\d+$/);
-    assert.equal(server.stdout[2], "SERVER RECEIVED: Knock knock");
+    // The template's greeting, two dots included.
+    assert.equal(server.stdout[2], "SERVER RECEIVED: Knock knock..");
     assert.deepEqual(server.stderr, []);
   });
 
@@ -169,13 +176,13 @@ describe("TCP template pair (Q4)", () => {
     const { server, port } = await startServer("TCP_Server.ts", [], MS);
     const socket = await rawConnect(port);
     try {
-      socket.write("Knock knock");
+      socket.write("Knock knock..");
       // Our side stays open (no end()): the reply must come anyway, then the server's FIN.
       const ended = once(socket, "end");
       assert.equal(await receiveUntil(socket, (text) => text.length >= "Whose there?".length), "Whose there?");
       await ended;
       assert.equal((await server.waitForExit(MS)).code, 0);
-      assert.equal(server.stdout[2], "SERVER RECEIVED: Knock knock");
+      assert.equal(server.stdout[2], "SERVER RECEIVED: Knock knock..");
     } finally {
       socket.destroy();
     }
@@ -217,12 +224,13 @@ describe("TCP template pair (Q4)", () => {
     }
   });
 
-  test("the client against a closed port prints one line with 127.0.0.1:PORT and what to check, exit 1", async () => {
+  test("the client against a closed port prints connected()'s one line with 127.0.0.1:PORT, exit 1", async () => {
     const port = await closedPort();
     const client = await runScript("TCP_Client.ts", ["--port", String(port)], { ms: MS });
     assertOneLineFailure(client, 1, new RegExp(`127\\.0\\.0\\.1:${port}\\b`));
-    assert.match(client.err, /refused/);
-    assert.match(client.err, /TCP_Server\.ts/);
+    // The one wording every TCP client shares for a server it cannot reach (connected()).
+    assert.equal(client.err, `Client: cannot reach the server at 127.0.0.1:${port} (ECONNREFUSED); is it running`
+      + " there, with --host 0.0.0.0 if on another computer? Check --host and --port.");
   });
 
   test("the client gives up with one line when a connected server never replies", async () => {
@@ -232,7 +240,7 @@ describe("TCP template pair (Q4)", () => {
     const { port } = mute.address() as net.AddressInfo;
     try {
       const client = await runScript("TCP_Client.ts", ["--port", String(port), "--timeout", "0.5"], { ms: MS });
-      assertOneLineFailure(client, 1, new RegExp(`127\\.0\\.0\\.1:${port}\\b.*no answer within 0\\.5 s`));
+      assertOneLineFailure(client, 1, new RegExp(`^Client: no reply from 127\\.0\\.0\\.1:${port} \\(no answer in 0\\.5 s\\)$`));
     } finally {
       mute.close();
     }
@@ -248,7 +256,7 @@ describe("TCP template pair (Q4)", () => {
     const { port } = rude.address() as net.AddressInfo;
     try {
       const client = await runScript("TCP_Client.ts", ["--port", String(port)], { ms: MS });
-      assertOneLineFailure(client, 1, new RegExp(`127\\.0\\.0\\.1:${port}\\b.*without replying`));
+      assertOneLineFailure(client, 1, new RegExp(`^Client: no reply from 127\\.0\\.0\\.1:${port} \\(.*without replying\\)$`));
     } finally {
       rude.close();
     }
@@ -284,7 +292,7 @@ describe("TCP template pair (Q4)", () => {
       });
       await Promise.race([queueFull, sleep(MS).then(() => Promise.reject(new Error(`the accept queue did not fill within ${MS} ms`)))]);
       const client = await runScript("TCP_Client.ts", ["--port", String(port), "--timeout", "0.5"], { ms: MS });
-      assertOneLineFailure(client, 1, new RegExp(`cannot connect to 127\\.0\\.0\\.1:${port}: no answer within 0\\.5 s`));
+      assertOneLineFailure(client, 1, new RegExp(`^Client: cannot reach the server at 127\\.0\\.0\\.1:${port} \\(no answer in 0\\.5 s\\); is it running there`));
     } finally {
       for (const filler of fillers) filler.destroy();
       blocker.kill("SIGKILL");
@@ -317,7 +325,8 @@ describe("flags of every template script", { concurrency: 2 }, () => {
   for (const file of ["UDP_Client.ts", "TCP_Client.ts"]) {
     test(`${file}: --port 0 and a bad --timeout exit 2 with one line naming the flag`, async () => {
       assertOneLineFailure(await runScript(file, ["--port", "0"], { ms: MS }), 2, /--port '0'/);
-      const bad = file.includes("UDP") ? ["0", "1e9"] : ["abc"];
+      // positiveNumber(): plain decimals above 0, at most 2147483 s (setTimeout's limit).
+      const bad = ["0", "1e9", "abc", "2147484"];
       const runs = await Promise.all(bad.map((value) => runScript(file, [`--timeout=${value}`], { ms: MS })));
       runs.forEach((run, i) => assertOneLineFailure(run, 2, new RegExp(`--timeout '${bad[i]}'`)));
     });
