@@ -44,10 +44,10 @@ clientSocket.write(flags.message);
 // Python:  data = s.recv(1024)
 // One "data" event is whatever bytes have arrived, like recv(1024). "end" first means the
 // server closed without replying; a server that never replies is given --timeout seconds.
-const silent = new Error(`no answer in ${seconds} s`);
-clientSocket.setTimeout(seconds * 1000, () => clientSocket.destroy(silent));
-const closed = new Error("it closed the connection without replying");
-const ended = once(clientSocket, "end").then(() => Promise.reject(closed));
+clientSocket.setTimeout(seconds * 1000,
+  () => clientSocket.destroy(new Error(`no answer in ${seconds} s`)));
+const ended = once(clientSocket, "end")
+  .then(() => Promise.reject(new Error("it closed the connection without replying")));
 const [reply] = await Promise.race([once(clientSocket, "data"), ended]).catch((error: Error) => {
   console.error(`Client: no reply from ${flags.host}:${port} (${error.message})`);
   process.exit(1);

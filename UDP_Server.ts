@@ -28,7 +28,8 @@ const serverSocket = dgram.createSocket(host.includes(":") ? "udp6" : "udp4");
 
 // Step 2: bind the socket to a host and port address.
 // Python:  s.bind((host, port))
-// bind() returns at once; awaiting "listening" is Python's wait (a taken port is an error).
+// bind() returns at once and emits "listening" when the port is ours: awaiting it is Python's
+// blocking call. A port that is taken arrives as an "error" event instead.
 serverSocket.bind(port, host);
 await once(serverSocket, "listening").catch((error: Error) => {
   console.error(`Server: cannot bind ${host}:${port}: ${error.message}`);
@@ -40,12 +41,12 @@ console.log(`Server started on ${bound.address}:${bound.port}`
 
 // Step 3: start sending and receiving data on this socket.
 // Python:  data, addr = s.recvfrom(1024)
-// Each datagram is one "message" event: its bytes (a Buffer) and the address it came from,
-// the only "connection" UDP has. Awaiting the first is recvfrom's wait.
+// Each datagram is one "message" event: its bytes (a Buffer, Python's bytes) and the address it
+// came from, the only "connection" UDP has. Awaiting the first is recvfrom's wait.
 const [data, addr] = (await once(serverSocket, "message")) as [Buffer, dgram.RemoteInfo];
 console.log(`Server received MESSAGE= ${data.toString()} from ADDR= ${addr.address}:${addr.port}`);
 // Python:  s.sendto("Ok".encode(), addr)
-// send() calls back once the operating system has taken the datagram; UDP never says more.
+// send() calls back once the operating system has taken the datagram: UDP never tells more.
 const sendError = await new Promise((done) =>
   serverSocket.send("Ok", addr.port, addr.address, done));
 if (sendError) throw sendError;
