@@ -202,8 +202,9 @@ function withoutRoot(): [string[], string] | string {
 }
 const unprivileged = withoutRoot();
 
-test("without root it says so and exits 1", { skip: typeof unprivileged === "string" && unprivileged }, async () => {
-  const [prefix] = unprivileged as [string[], string];
+test("without root it says so and exits 1", { skip: typeof unprivileged === "string" && unprivileged }, async (t) => {
+  const [prefix, who] = unprivileged as [string[], string];
+  t.diagnostic(`run as ${who}`);
   const command = [...prefix, process.execPath, "--import", "tsx", path.join(ROOT, "tools/two-hosts.ts"), "--out", os.tmpdir()];
   const child = spawn(command[0]!, command.slice(1), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
