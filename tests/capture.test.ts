@@ -1,6 +1,8 @@
 // `npm run capture` (tools/capture.ts): the loopback capture behind Q5. These tests run the
 // real tool, which runs the real lab scripts under tshark, and read the packet lists it saves:
 // the handshake, both directions' payloads in plain text and the FINs must appear, in order.
+// The run saves where `npm run capture` does by default, the git-ignored .cache/captures/, and
+// must leave the committed docs/captures/ (which answers.md quotes) as it was.
 // They use `--free-ports`: other tests may aim clients at the pairs' default ports meanwhile.
 // Without tshark, or without the right to capture (root), they skip and say why.
 
@@ -12,7 +14,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
+import { committedEvidence } from "./evidence.ts";
 import { ROOT } from "./helpers.ts";
 
 const tshark = spawnSync("tshark", ["--version"], { timeout: 15_000 });
@@ -148,26 +151,36 @@ function checkQ6Session(text: string) {
 const checks = { "tcp-template.txt": checkTcpTemplate, "udp-template.txt": checkUdpTemplate, "q6-session.txt": checkQ6Session };
 
 describe("npm run capture", { skip }, () => {
-  let out = "";
+  // Its default output folder, git-ignored.
+  const out = path.join(ROOT, ".cache", "captures");
   let stdout = "";
   let code: number | null = null;
+  let started = 0;
+  let evidenceBefore: Record<string, string> = {};
 
   before(async () => {
-    out = mkdtempSync(path.join(os.tmpdir(), "capture-test-"));
-    const run = await runTool("tools/capture.ts", ["--out", out, "--free-ports"], 120_000);
+    evidenceBefore = committedEvidence();
+    started = Date.now();
+    const run = await runTool("tools/capture.ts", ["--free-ports"], 120_000);
     ({ code, stdout } = run);
     if (code !== 0) console.log(`capture output:\n${stdout}\n${run.stderr}`);
   });
-  after(() => rmSync(out, { recursive: true, force: true }));
 
-  test("exits 0 and saves a text file per exchange plus the raw capture", () => {
+  test("exits 0, saving a text file per exchange and the raw capture in .cache/captures/", () => {
     assert.equal(code, 0);
     for (const file of ["tcp-template.txt", "udp-template.txt", "q6-session.txt", "loopback.pcapng"]) {
       assert.ok(existsSync(path.join(out, file)), `${file} missing`);
       assert.ok(statSync(path.join(out, file)).size > 0, `${file} is empty`);
+      // Written by this run, not left over from an earlier one (mtime has whole-second precision on some file systems).
+      assert.ok(statSync(path.join(out, file)).mtimeMs >= started - 2000, `${file} is older than this run`);
     }
-    // What it prints is what it saves.
+    // What it prints is what it saves, and it says where.
     assert.ok(stdout.includes(readFileSync(path.join(out, "tcp-template.txt"), "utf8").trim()));
+    assert.match(stdout, /saved \.cache\/captures\/tcp-template\.txt/);
+  });
+
+  test("leaves the committed docs/captures/ untouched", () => {
+    assert.deepEqual(committedEvidence(), evidenceBefore);
   });
 
   for (const [file, check] of Object.entries(checks)) {

@@ -2,36 +2,26 @@
 // 192.0.2.1 (server) and 192.0.2.2 (client). These tests run the real tool over the real lab
 // scripts: the UDP and TCP template pairs and Q3 must work across the "computers", a server
 // left on 127.0.0.1 must not, and the namespaces must be gone afterwards, even after Ctrl-C.
+// The run saves where `sudo npm run two-hosts` does by default, the git-ignored
+// .cache/captures/, and must leave the committed docs/captures/ as it was.
 // Without root or `ip netns` they skip and say why.
 
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
+import { committedEvidence } from "./evidence.ts";
 import { ROOT } from "./helpers.ts";
+import { namespaceSkip } from "./netns.ts";
 
-const netns = spawnSync("ip", ["netns", "list"], { timeout: 10_000 });
-/** Whether a namespace can really be created here (a container may forbid it even to root). */
-function canCreateNamespace(): boolean {
-  const probe = `lab3-probe-${process.pid}`;
-  const made = spawnSync("ip", ["netns", "add", probe], { timeout: 10_000 }).status === 0;
-  if (made) spawnSync("ip", ["netns", "delete", probe], { timeout: 10_000 });
-  return made;
-}
 // The tools always start the lab scripts with Node and tsx, so under another LAB_RUNTIME
 // (npm run test:runtimes) these runs would test nothing new.
 const otherRuntime = (process.env.LAB_RUNTIME ?? "tsx") !== "tsx" && `the tools run the scripts with tsx, whatever LAB_RUNTIME (${process.env.LAB_RUNTIME}) says`;
-const skip = otherRuntime || (process.getuid?.() !== 0
-  ? "creating network namespaces needs root"
-  : netns.error || netns.status !== 0
-    ? "`ip netns` is not available (Debian: apt-get install iproute2)"
-    : !canCreateNamespace()
-      ? "`ip netns add` is not permitted here (a container without CAP_SYS_ADMIN?)"
-      : false);
+const skip = otherRuntime || namespaceSkip();
 if (skip) console.log(`# two-hosts tests skipped: ${skip}`);
 
 /**
@@ -116,40 +106,49 @@ const sections: [string, (text: string) => void][] = [
   ["a server left on 127.0.0.1 cannot be reached from the other computer", (text) => {
     const lines = section(text, /common mistake/);
     has(lines, /server \| Server started on 127\.0\.0\.1:43389/);
-    has(lines, /client \| .*192\.0\.2\.1:43389/);
+    has(lines, /client \| Client: .*192\.0\.2\.1:43389\b/); // names the server it could not reach
     has(lines, /client +\(exited with code 1\)/);
   }],
 ];
 const needsTshark = (name: string) => name.includes("cable") && spawnSync("tshark", ["--version"], { timeout: 15_000 }).status !== 0 && "tshark is not installed";
 
 describe("npm run two-hosts", { skip }, () => {
-  let out = "";
+  // Its default output folder, git-ignored; the committed docs/captures/ must stay as it was.
+  const out = path.join(ROOT, ".cache", "captures");
   let code: number | null = null;
   let stdout = "";
   let pid = 0;
+  let evidenceBefore: Record<string, string> = {};
 
   before(async () => {
-    out = mkdtempSync(path.join(os.tmpdir(), "two-hosts-test-"));
-    const run = startTool(["--out", out], 150_000);
+    evidenceBefore = committedEvidence();
+    const run = startTool([], 150_000);
     pid = run.child.pid!;
     code = await run.done;
     stdout = run.output.stdout;
     if (code !== 0) console.log(`two-hosts output:\n${stdout}\n${run.output.stderr}`);
   });
-  after(() => rmSync(out, { recursive: true, force: true }));
 
-  test("exits 0, saves what it printed, and leaves no namespace behind", () => {
+  test("exits 0, saves what it printed in .cache/captures/, and leaves no namespace behind", () => {
     assert.equal(code, 0);
-    assert.ok(stdout.includes(readFileSync(path.join(out, "two-hosts.txt"), "utf8").trim()));
+    assert.match(stdout, /saved \.cache\/captures\/two-hosts\.txt/);
+    // The saved transcript is this run's: it names this run's namespaces.
+    const saved = readFileSync(path.join(out, "two-hosts.txt"), "utf8");
+    assert.ok(saved.includes(`lab3-server-${pid}`), "two-hosts.txt is not from this run");
+    assert.ok(stdout.includes(saved.trim()));
     assert.deepEqual(leftovers(pid), []);
     has(stdout.split("\n"), /192\.0\.2\.1\/24/);
     has(stdout.split("\n"), /192\.0\.2\.2\/24/);
   });
 
+  test("leaves the committed docs/captures/ untouched", () => {
+    assert.deepEqual(committedEvidence(), evidenceBefore);
+  });
+
   for (const [name, check] of sections) test(name, { skip: needsTshark(name) }, () => check(stdout));
 
   test("Ctrl-C in the middle still removes the namespaces", async () => {
-    const run = startTool(["--out", out], 60_000);
+    const run = startTool(["--out", os.tmpdir()], 60_000);
     let code: number | null;
     try {
       // Interrupt once the first pair is under way.
@@ -175,16 +174,44 @@ describe("docs/captures/two-hosts.txt, as committed", () => {
   for (const [name, check] of sections) test(name, () => check(text));
 });
 
-test("without root it says so and exits 1", { skip: process.getuid?.() !== 0 ? false : spawnSync("setpriv", ["--version"], { timeout: 15_000 }).status !== 0 && "setpriv is not installed" }, async () => {
-  // As root, drop to the `nobody` user for this one run; as another user, just run it.
-  const asNobody = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
-  const command = [...asNobody, process.execPath, "--import", "tsx", path.join(ROOT, "tools/two-hosts.ts"), "--out", os.tmpdir()];
+/**
+ * How to run a command here without root, as [prefix, who]; or the reason it cannot be done.
+ * Not root: as ourselves. As root: a user that can still load tsx from this checkout, which may
+ * sit in a private (mode 700) folder: the checkout's owner when that is not root; else a fresh
+ * user namespace (`unshare --user`: uid 65534 inside, while files are still opened as their
+ * owner, root); else `nobody`, who can only when the checkout is readable by everyone.
+ */
+function withoutRoot(): [string[], string] | string {
+  if (process.getuid?.() !== 0) return [[], "this user"];
+  const owner = statSync(ROOT);
+  const candidates: [string[], string][] = [
+    [["unshare", "--user"], "root in a user namespace without root (unshare --user)"],
+    [["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"], "nobody"],
+  ];
+  if (owner.uid !== 0) {
+    candidates.unshift([["setpriv", `--reuid=${owner.uid}`, `--regid=${owner.gid}`, "--clear-groups"], `the checkout's owner (uid ${owner.uid})`]);
+  }
+  const tried: string[] = [];
+  for (const [prefix, who] of candidates) {
+    // A Node that loads tsx and sees a uid other than 0 is all the tool needs to show its refusal.
+    const probe = spawnSync(prefix[0]!, [...prefix.slice(1), process.execPath, "--import", "tsx", "--eval", "process.exit(process.getuid() === 0 ? 3 : 0)"], { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
+    if (probe.status === 0) return [prefix, who];
+    tried.push(`${who}: ${probe.error?.message ?? (probe.stderr.match(/ERR_\w+|[^\n]*denied[^\n]*/)?.[0] ?? `exit ${probe.status}`)}`);
+  }
+  return `as root, no other identity can load tsx from this checkout (${tried.join("; ")})`;
+}
+const unprivileged = withoutRoot();
+
+test("without root it says so and exits 1", { skip: typeof unprivileged === "string" && unprivileged }, async (t) => {
+  const [prefix, who] = unprivileged as [string[], string];
+  t.diagnostic(`run as ${who}`);
+  const command = [...prefix, process.execPath, "--import", "tsx", path.join(ROOT, "tools/two-hosts.ts"), "--out", os.tmpdir()];
   const child = spawn(command[0]!, command.slice(1), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
   const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
   const [code] = await once(child, "close");
   clearTimeout(timer);
-  assert.equal(code, 1);
   assert.match(stderr, /needs root.*sudo npm run two-hosts/);
+  assert.equal(code, 1, stderr);
 });

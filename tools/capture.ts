@@ -6,14 +6,15 @@
 // on the machine gets in. Afterwards it prints, for each exchange, what the two programs
 // printed and the packet list: every TCP segment with its flags (SYN, SYN/ACK, ACK, PSH/ACK,
 // FIN/ACK), its relative sequence numbers, and its payload decoded as text. The same text is
-// saved as docs/captures/*.txt, with the raw capture as docs/captures/loopback.pcapng for
-// Wireshark (`--out DIR` saves elsewhere). Those files are never edited by hand: run the
-// command again to refresh them.
+// saved as .cache/captures/*.txt (git-ignored), with the raw capture as loopback.pcapng for
+// Wireshark. The committed evidence that answers.md quotes lives in docs/captures/ and is
+// regenerated on purpose only, with `--out docs/captures`; those files are never edited by hand.
 //
 // Every wait is bounded: tshark stops by itself after 1000 packets or 90 seconds, and each
 // program it runs is killed if it has not finished within 20 seconds.
 //
 //   $ npm run capture            # needs tshark, and root (or the wireshark group) to capture
+//   $ npm run capture -- --out docs/captures     # regenerate the committed evidence
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import dgram from "node:dgram";
@@ -28,6 +29,11 @@ import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
 /** The repository root: every lab script is started from here, as `npx tsx FILE` would be. */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+/**
+ * Where `npm run capture` and `npm run two-hosts` save by default: a git-ignored folder, so that
+ * a run never changes the committed docs/captures/ that answers.md quotes.
+ */
+export const DEFAULT_OUT = path.join(ROOT, ".cache", "captures");
 /** The raw capture, saved beside the text files for opening in Wireshark. */
 const PCAP_FILE = "loopback.pcapng";
 /** How long one lab program may run before it is killed. */
@@ -37,7 +43,8 @@ const usage = `Usage: npm run capture [-- [--out DIR] [--free-ports]]
   Captures the loopback interface with tshark while the TCP template pair, the UDP template
   pair and a short Q6 session run, then prints each exchange's packets with their TCP flags
   and payloads as text.
-  --out DIR      where to save the text files (default docs/captures)
+  --out DIR      where to save the text files and loopback.pcapng (default .cache/captures,
+                 git-ignored; --out docs/captures regenerates the committed evidence)
   --free-ports   use ports the system picks instead of the pairs' default ports (so that
                  nothing else aimed at a default port can wander into the capture)
   --help         show this help`;
@@ -455,7 +462,7 @@ export class Script {
 // The capture runs only when this file is the program; two-hosts.ts imports `Script` from
 // here without starting one. (It comes last so that everything above is defined when it runs.)
 if (isMainModule()) {
-  const values = readOptions({ out: { type: "string", default: path.join(ROOT, "docs", "captures") }, "free-ports": { type: "boolean" } });
+  const values = readOptions({ out: { type: "string", default: DEFAULT_OUT }, "free-ports": { type: "boolean" } });
   if (values.help) {
     console.log(usage);
     process.exit(0);

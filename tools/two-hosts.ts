@@ -14,25 +14,28 @@
 // the classic mistake: a server left on its default 127.0.0.1 cannot be reached from the
 // other computer.
 // The namespaces are removed afterwards, whatever happens (Ctrl-C included). The transcript
-// is saved as docs/captures/two-hosts.txt (`--out DIR` saves elsewhere); regenerate it, never
-// edit it.
+// is saved as .cache/captures/two-hosts.txt (git-ignored). The committed copy that answers.md
+// quotes, docs/captures/two-hosts.txt, is regenerated on purpose only, with
+// `--out docs/captures`; it is never edited by hand.
 //
 //   $ sudo npm run two-hosts      # creating namespaces needs root; needs iproute2 (`ip`)
+//   $ sudo npm run two-hosts -- --out docs/captures      # regenerate the committed evidence
 
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
-import { readOptions, ROOT, Script } from "./capture.ts";
+import { DEFAULT_OUT, readOptions, Script } from "./capture.ts";
 
 const usage = `Usage: sudo npm run two-hosts [-- --out DIR]
   Runs each client/server pair across two network namespaces ("computers") 192.0.2.1 and
   192.0.2.2 joined by a virtual cable, prints both sides, then removes the namespaces.
-  --out DIR   where to save two-hosts.txt (default docs/captures)
+  --out DIR   where to save two-hosts.txt (default .cache/captures, git-ignored;
+              --out docs/captures regenerates the committed evidence)
   --help      show this help`;
 
-const values = readOptions({ out: { type: "string", default: path.join(ROOT, "docs", "captures") } });
+const values = readOptions({ out: { type: "string", default: DEFAULT_OUT } });
 if (values.help) {
   console.log(usage);
   process.exit(0);
