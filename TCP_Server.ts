@@ -5,8 +5,7 @@
 //   3. start listening on this socket for new connections
 //   4. accept an incoming connection from the client
 //   5. send and receive data over the "connection" socket
-// Run it, then TCP_Client.ts in a second terminal (more on Node: docs/runtimes.md):
-//   $ npx tsx TCP_Server.ts                   # --host 0.0.0.0 lets other computers in
+//   $ npx tsx TCP_Server.ts     # then TCP_Client.ts; --host 0.0.0.0 lets other computers in
 //   Server started on 127.0.0.1:43389 ...waiting for a connection from the client
 //   Connection initiated from 127.0.0.1:55434
 //   SERVER RECEIVED: Knock knock..
@@ -17,14 +16,13 @@ import { parseArgs } from "node:util";
 
 const usage = `Usage: npx tsx TCP_Server.ts [--host H] [--port P]
   --host H   address to bind (default 127.0.0.1; 0.0.0.0 accepts other computers)
-  --port P   port to bind (default 43389; 0 = any free port)
-  --help     show this help`;
+  --port P   port to bind (default 43389; 0 = any free port)`;
 const { host, port: portFlag } = readFlags({ host: "127.0.0.1", port: "43389" });
 const port = portNumber(portFlag, 0);
 
 // Step 1: create a "welcome" socket for listening to new connections.
 // Python:  s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-// A net.Server is a listening TCP (SOCK_STREAM) socket; IPv4 or IPv6 follows from its address.
+// A net.Server is a listening TCP (SOCK_STREAM) socket; more on Node in docs/runtimes.md.
 const welcomeSocket = net.createServer();
 
 // Step 2: bind the socket to a host and port.
@@ -56,52 +54,37 @@ welcomeSocket.close();
 // One "data" event is whatever bytes have arrived, like recv(1024): we reply to it at once,
 // not waiting for the client to close. "end" first is Python's empty read (it hung up).
 const firstRead = Promise.race([once(connectionSocket, "data"), once(connectionSocket, "end")]);
-const [data] = (await firstRead.catch((error: Error) => {
-  console.error(`Server: the connection from the client failed: ${error.message}`);
+const [data] = await firstRead.catch((error: Error) => [error.message]);
+if (!Buffer.isBuffer(data)) {
+  console.error(`Server: the client sent nothing (${data ?? "it closed the connection"})`);
   process.exit(1);
-})) as [Buffer?];
-if (data === undefined) {
-  console.log("Server: the client closed the connection without sending anything");
-} else {
-  console.log(`SERVER RECEIVED: ${data.toString()}`);
-  // Python:  conn.send("Whose there?".encode())
-  // end() queues the reply, like send(), then TCP's FIN; "finish" says the kernel has it all.
-  connectionSocket.end("Whose there?");
-  await once(connectionSocket, "finish");
-  console.log(`Server: replied "Whose there?" and closed the connection`);
 }
+console.log(`SERVER RECEIVED: ${data.toString()}`);
+// Python:  conn.send("Whose there?".encode())
+// end() queues the reply, like send(), then TCP's FIN; "finish" says the kernel has it all.
+connectionSocket.end("Whose there?");
+await once(connectionSocket, "finish");
 
 // Close the connection.
 // Python:  conn.close()
 connectionSocket.destroy();
 
-// ---------------------------------------------------------------------------------------
-// Helpers. Each script carries its own copy of the ones it needs, so that it stays
-// standalone (it imports only Node's built-in modules); the suite checks every copy is
-// the same text (tests/copies.test.ts).
+// ---- Helpers, copied into every script that needs them (each stays standalone) ----
 
-/** Reads `--flag value` over `defaults`; `--help` prints the usage (exit 0), a bad flag exit 2. */
+/** Reads `--flag value` over `defaults`; `--help` prints the usage (exit 0); a bad flag exits 2. */
 function readFlags<Name extends string>(defaults: Record<Name, string>): Record<Name, string> {
-  const options: Record<string, { type: "string" | "boolean"; default?: string }> = {
-    help: { type: "boolean" },
-  };
-  for (const [name, value] of Object.entries<string>(defaults)) {
-    options[name] = { type: "string", default: value };
-  }
+  const options = Object.fromEntries(Object.entries<string>(defaults)
+    .map(([name, value]) => [name, { type: "string" as const, default: value }]));
   try {
-    const { values } = parseArgs({ options });
+    const values = parseArgs({ options: { ...options, help: { type: "boolean" } } }).values as
+      Record<string, string | undefined>;
     if (values.help) {
-      console.log(usage);
+      console.log(`${usage}\n  --help  show this help`);
       process.exit(0);
     }
-    // An empty --host would make a server listen on every interface, and a client aim nowhere.
-    if (typeof values.host === "string" && values.host.trim() === "") {
-      throw new Error(`Invalid --host '${values.host}': expected an address or a host name`);
-    }
+    if (values.host?.trim() === "") throw new Error("Invalid --host '': expected an address");
     return values as Record<Name, string>;
   } catch (error) {
-    // Node's message may run over several sentences ("Unknown option '--x'. To specify ..."):
-    // keep the first.
     console.error(`${(error as Error).message.split(/\.\s/)[0]} (see --help)`);
     process.exit(2);
   }
@@ -109,11 +92,8 @@ function readFlags<Name extends string>(defaults: Record<Name, string>): Record<
 
 /** A port from `lowest` (a server: 0, any free port; a client: 1) to 65535; else exit 2. */
 function portNumber(text: string, lowest: number): number {
-  const port = Number(text);
-  if (!/^\d+$/.test(text) || port < lowest || port > 65535) {
-    console.error(`Invalid --port '${text}': expected a whole number from ${lowest} to 65535`
-      + " (see --help)");
-    process.exit(2);
-  }
-  return port;
+  if (/^\d+$/.test(text) && Number(text) >= lowest && Number(text) <= 65535) return Number(text);
+  console.error(`Invalid --port '${text}': expected a whole number from ${lowest} to 65535`
+    + " (see --help)");
+  process.exit(2);
 }

@@ -16,8 +16,7 @@ import { parseArgs } from "node:util";
 
 const usage = `Usage: npx tsx UDP_Server.ts [--host H] [--port P]
   --host H   address to bind (default 127.0.0.1; 0.0.0.0 accepts other computers)
-  --port P   port to bind (default 43387; 0 = any free port)
-  --help     show this help`;
+  --port P   port to bind (default 43387; 0 = any free port)`;
 const { host, port: portFlag } = readFlags({ host: "127.0.0.1", port: "43387" });
 const port = portNumber(portFlag, 0);
 
@@ -56,33 +55,22 @@ if (sendError) throw sendError;
 serverSocket.close();
 console.log(`Server: replied "Ok" and closed the socket`);
 
-// ---------------------------------------------------------------------------------------
-// Helpers. Each script carries its own copy of the ones it needs, so that it stays
-// standalone (it imports only Node's built-in modules); the suite checks every copy is
-// the same text (tests/copies.test.ts).
+// ---- Helpers, copied into every script that needs them (each stays standalone) ----
 
-/** Reads `--flag value` over `defaults`; `--help` prints the usage (exit 0), a bad flag exit 2. */
+/** Reads `--flag value` over `defaults`; `--help` prints the usage (exit 0); a bad flag exits 2. */
 function readFlags<Name extends string>(defaults: Record<Name, string>): Record<Name, string> {
-  const options: Record<string, { type: "string" | "boolean"; default?: string }> = {
-    help: { type: "boolean" },
-  };
-  for (const [name, value] of Object.entries<string>(defaults)) {
-    options[name] = { type: "string", default: value };
-  }
+  const options = Object.fromEntries(Object.entries<string>(defaults)
+    .map(([name, value]) => [name, { type: "string" as const, default: value }]));
   try {
-    const { values } = parseArgs({ options });
+    const values = parseArgs({ options: { ...options, help: { type: "boolean" } } }).values as
+      Record<string, string | undefined>;
     if (values.help) {
-      console.log(usage);
+      console.log(`${usage}\n  --help  show this help`);
       process.exit(0);
     }
-    // An empty --host would make a server listen on every interface, and a client aim nowhere.
-    if (typeof values.host === "string" && values.host.trim() === "") {
-      throw new Error(`Invalid --host '${values.host}': expected an address or a host name`);
-    }
+    if (values.host?.trim() === "") throw new Error("Invalid --host '': expected an address");
     return values as Record<Name, string>;
   } catch (error) {
-    // Node's message may run over several sentences ("Unknown option '--x'. To specify ..."):
-    // keep the first.
     console.error(`${(error as Error).message.split(/\.\s/)[0]} (see --help)`);
     process.exit(2);
   }
@@ -90,11 +78,8 @@ function readFlags<Name extends string>(defaults: Record<Name, string>): Record<
 
 /** A port from `lowest` (a server: 0, any free port; a client: 1) to 65535; else exit 2. */
 function portNumber(text: string, lowest: number): number {
-  const port = Number(text);
-  if (!/^\d+$/.test(text) || port < lowest || port > 65535) {
-    console.error(`Invalid --port '${text}': expected a whole number from ${lowest} to 65535`
-      + " (see --help)");
-    process.exit(2);
-  }
-  return port;
+  if (/^\d+$/.test(text) && Number(text) >= lowest && Number(text) <= 65535) return Number(text);
+  console.error(`Invalid --port '${text}': expected a whole number from ${lowest} to 65535`
+    + " (see --help)");
+  process.exit(2);
 }
