@@ -14,12 +14,14 @@
 //
 //   $ npx tsx q6/TCP_Server.ts --idle-timeout 60
 //   Server started on 127.0.0.1:43390 ...waiting for a connection from the client
-//   Connection initiated from 127.0.0.1:43060
+//   Connection initiated from 127.0.0.1:45030
 //   Server: session started with "Alice"
 //   Server: Alice sent: 10 / 0
 //   Server: replied to Alice: ERROR division by zero
+//   Server: 127.0.0.1:45032 connected and waits until the session with "Alice" ends
 //   Server: Alice: sent no line for 60 s
 //   Session ended
+//   Connection initiated from 127.0.0.1:45032
 
 import { on, once } from "node:events";
 import { realpathSync } from "node:fs";
@@ -69,7 +71,7 @@ if (isMainModule()) {
   // and the loop takes the next when a session ends: the others wait, bytes unread, not dropped.
   let serving: string | undefined; // the client of the session in progress
   welcomeSocket.on("connection", (socket: net.Socket) => {
-    // Keepalive resets a client whose computer vanished (no FIN, no RST) within ~15 s.
+    // Keepalive resets a vanished client (no FIN, no RST) within ~15 s (docs/runtimes.md).
     socket.on("error", () => {}).setKeepAlive(true, 5000);
     if (serving) console.log(`Server: ${socket.remoteAddress}:${socket.remotePort} connected`
       + ` and waits until the session with ${serving} ends`);
