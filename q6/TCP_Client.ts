@@ -48,7 +48,7 @@ if (isMainModule()) {
   clientSocket.write(`${flags.name.replace(/\s+/g, " ").trim() || "Calculator client"}\n`);
 
   // readline gives the typed lines; on a terminal, show() prints above its `> ` prompt row.
-  const onTerminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
+  const onTerminal = process.stdin.isTTY === true; // the contract: a prompt when stdin is one
   const input = readline.createInterface({ input: process.stdin, prompt: "> ",
     output: onTerminal ? process.stdout : undefined, terminal: onTerminal });
   const erase = onTerminal ? "\r\x1b[K" : ""; // to column 0, erase the row; readline redraws
