@@ -6,11 +6,9 @@
 //   3. send and receive data
 //
 // With the room running (npx tsx q8/Chat_Server.ts), each member opens a window:
-//   $ npx tsx q8/Chat_Client.ts                    # --name, --host ...: see --help
-//   Enter login name:
-//   > Batman
+//   $ npx tsx q8/Chat_Client.ts --name Batman      # without --name it asks; see also --help
 //   Server: time=11:52:33 Batman has joined. Member count=1
-// How it treats a terminal, and why: docs/runtimes.md, "The chat window (q8/Chat_Client.ts)".
+//   Voldemort: Crucio!
 
 import { once } from "node:events";
 import net from "node:net";
@@ -20,8 +18,7 @@ import { parseArgs } from "node:util";
 
 // The command line replaces the template's hard-coded `host` and `port`.
 const usage = `Usage: npx tsx q8/Chat_Client.ts [--host H] [--port P] [--name NAME] [--timeout S]
-Defaults: the room at 127.0.0.1:43392, a name asked on stdin, 5 s to connect. Type a line and
-Enter to send it to everyone; quit, Ctrl-D or Ctrl-C leaves (exit 0; 1 if the server goes).`;
+Defaults: 127.0.0.1, 43392, a name asked on stdin, 5 s per connect. quit or Ctrl-D leaves.`;
 const flags = readFlags({ host: "127.0.0.1", port: "43392", name: "", timeout: "5" });
 const [host, port] = [flags.host, portNumber(flags.port, 1)];
 const timeout = positiveNumber("timeout", flags.timeout, false);
@@ -40,64 +37,52 @@ await connected(clientSocket, host, port, timeout);
 // Step 3: send and receive data.
 // Python:  s.send(...) and s.recv(1024)
 // Python would block in input() and recv() on two threads; here both are `await`s on one
-// event loop. readline cuts stdin into lines (one iterator queues them while we wait) and on
-// a terminal draws `> ` (emitKeypressEvents first: it then draws a paste as if typed).
+// event loop. readline cuts stdin into lines (queued while we wait) and on a terminal draws `> `
+// and the typed line: how and why in docs/runtimes.md, "The chat window (q8/Chat_Client.ts)".
 const onTerminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
-if (onTerminal) readline.emitKeypressEvents(process.stdin);
-const rl = readline.createInterface({ input: process.stdin, terminal: onTerminal, prompt: "> ",
-  output: onTerminal ? process.stdout : undefined });
+if (onTerminal) readline.emitKeypressEvents(process.stdin); // first: a paste is drawn as typed
+const rl = readline.createInterface(process.stdin, onTerminal ? process.stdout : undefined);
 const keyboard = rl[Symbol.asyncIterator]();
-// `answering`: our name is sent and the server's answer awaited; `answered()` wakes us then.
-let [prompting, loggedIn, answering, leaving, answered] = [false, false, false, false, () => {}];
+let [loggedIn, answering, leaving, answered] = [false, false, false, () => {}];
 
 /** Prints a line; on a terminal, above the typed line (which may wrap over several rows). */
 function show(text: string, output: NodeJS.WriteStream = process.stdout) {
   if (!onTerminal) return void output.write(`${text}\n`);
-  const rows = rl.getCursorPos().rows; // erase from the prompt's first row down
-  readline.moveCursor(process.stdout, 0, -rows);
-  readline.cursorTo(process.stdout, 0);
+  const rows = rl.getCursorPos().rows; // back to the prompt's first row, and erase from there
+  readline.moveCursor(process.stdout, -process.stdout.columns, -rows);
   readline.clearScreenDown(process.stdout);
   output.write(`${text}\n${"\n".repeat(rows)}`); // readline's redraw first moves up `rows`
-  if (prompting) rl.prompt(true);
+  if (output === process.stdout) rl.prompt(true); // our own stderr lines are last words
 }
-
 /** Shows each line the room sends, printable(): ESC [ 2 J would clear our screen, etc. */
 async function receive(socket: net.Socket) {
   socket.setNoDelay(true).on("error", () => {}); // send each line now; read errors: below
-  let ending = "closed the connection";
+  let why = `Client: the server at ${host}:${port} closed the connection; the chat is over`;
   try {
     for await (const line of readLines(socket, 1 << 20)) {
-      if (answering) [loggedIn, answering] = [!line.startsWith("ERROR"), false];
+      if (answering) [loggedIn, answering] = [!line.startsWith("ERROR"), false]; // or we joined
       else if (!loggedIn) continue; // before we sent a name: the server ending an idle login
       show(printable(line));
       answered();
     }
   } catch (error) {
-    ending = `broke the connection (${(error as Error).message})`;
+    why = `Client: the connection to ${host}:${port} broke (${(error as Error).message})`;
   }
-  // An idle login's end is quiet: we connect again once a name is typed.
-  if ((loggedIn || answering) && !leaving) {
-    leave(1, `Client: the server at ${host}:${port} ${ending}; the chat is over`);
-  }
+  if ((loggedIn || answering) && !leaving) leave(1, why); // an idle login ends quietly
 }
 void receive(clientSocket);
-
 // Ctrl-C (a key to readline on a terminal, else a signal) leaves; in the room, like `quit`.
 const interrupted = () => loggedIn ? rl.close() : leave(0, "Client: you left before logging in");
-rl.on("SIGINT", interrupted);
-process.on("SIGINT", interrupted);
+for (const source of [rl, process]) source.on("SIGINT", interrupted);
 
-// Log in, then chat (what Q8 adds). The first line is the name (--name, or asked): the server
-// answers ERROR (we ask again) or announces us to every member, ourselves included. Then each
-// typed line goes out as one UTF-8 line ending in "\n" (TCP is a byte stream: the newline ends
-// a message). Every 10 s an empty line, never broadcast, tells the server we are still here,
-// also in a busy room where TCP keepalive cannot.
+// Log in, then chat (what Q8 adds). The first line is the name (--name, or asked), answered by
+// ERROR (ask again) or our joining; then each typed line, in UTF-8 and ending in "\n" (TCP is a
+// byte stream: the newline ends a message). Every 10 s an empty line says we are still here.
 let loginName = flags.name.trim();
 const heartbeat = setInterval(() => loggedIn && clientSocket.write("\n"), 10_000).unref();
 for (;;) {
   if (!loggedIn && loginName !== "") {
-    if (clientSocket.destroyed) {
-      // Anyone may take their time: if --login-timeout closed our connection, steps 1-2 again.
+    if (clientSocket.destroyed) { // the server's --login-timeout ended it: steps 1 and 2 again
       clientSocket = new net.Socket().connect({ host, port });
       await connected(clientSocket, host, port, timeout);
       void receive(clientSocket);
@@ -108,16 +93,13 @@ for (;;) {
     loginName = "";
   }
   if (!loggedIn) show("Enter login name:");
-  prompting = true;
   rl.prompt(true);
   const { value: line, done } = await keyboard.next();
-  prompting = false;
   if (done || (loggedIn && line.trim() === "quit")) break;
   if (!loggedIn) loginName = line.trim();
   else if (line !== "" && !clientSocket.write(`${line}\n`)) await once(clientSocket, "drain");
 }
 if (!loggedIn) leave(0, "Client: the input ended before a login name was accepted");
-
 // Leaving: end() sends `quit` and our FIN; we wait (3 s at most) for the server to close.
 clearInterval(heartbeat);
 leaving = true;
@@ -127,10 +109,8 @@ await once(clientSocket, "close", { signal: AbortSignal.timeout(3000) }).catch((
 // Close the connection.
 // Python:  s.close()
 leave(0);
-
 /** Closes the socket and the keyboard (giving the terminal back), says why, and exits. */
 function leave(code: number, why?: string): never {
-  prompting = false;
   if (why !== undefined) show(why, process.stderr);
   clientSocket.destroy();
   rl.close();
