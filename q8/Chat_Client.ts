@@ -5,9 +5,9 @@
 //   2. connect it to the server process (we need to know the server's hostname and port)
 //   3. send and receive data
 //
-// With the room running (npx tsx q8/Chat_Server.ts), each member opens a window:
+// With the room running (npx tsx q8/Chat_Server.ts) and Voldemort in it, Batman joins:
 //   $ npx tsx q8/Chat_Client.ts --name Batman      # without --name it asks; see also --help
-//   Server: time=11:52:33 Batman has joined. Member count=1
+//   Server: time=10:05:17 Batman has joined. Member count=2
 //   Voldemort: Crucio!
 
 import { once } from "node:events";
@@ -30,7 +30,7 @@ let clientSocket = new net.Socket();
 
 // Step 2: connect it to the server process (we need to know the server's hostname and port).
 // Python:  s.connect((host, port))
-// connect() returns at once; connected() awaits TCP's handshake (or exits 1, saying why).
+// connect() returns at once; connected() awaits TCP's handshake, or exits 1 saying why.
 clientSocket.connect({ host, port });
 await connected(clientSocket, host, port, timeout);
 
@@ -40,7 +40,7 @@ await connected(clientSocket, host, port, timeout);
 // event loop. readline cuts stdin into lines (queued while we wait) and on a terminal draws `> `
 // and the typed line: how and why in docs/runtimes.md, "The chat window (q8/Chat_Client.ts)".
 const onTerminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
-if (onTerminal) readline.emitKeypressEvents(process.stdin); // first: a paste is drawn as typed
+if (onTerminal) readline.emitKeypressEvents(process.stdin); // first, so a paste draws as typed
 const rl = readline.createInterface(process.stdin, onTerminal ? process.stdout : undefined);
 const keyboard = rl[Symbol.asyncIterator]();
 let [loggedIn, answering, leaving, answered] = [false, false, false, () => {}];
