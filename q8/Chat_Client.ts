@@ -43,7 +43,8 @@ const onTerminal = process.stdin.isTTY === true && process.stdout.isTTY === true
 if (onTerminal) readline.emitKeypressEvents(process.stdin); // first, so a paste draws as typed
 const rl = readline.createInterface(process.stdin, onTerminal ? process.stdout : undefined);
 const keyboard = rl[Symbol.asyncIterator]();
-let [loggedIn, answering, leaving, answered] = [false, false, false, () => {}];
+let [loggedIn, answering, leaving, typing, answered] = [false, false, false, true, () => {}];
+rl.on("close", () => (typing = false)); // the end of input: no more prompts
 
 /** Prints a line; on a terminal, above the typed line (which may wrap over several rows). */
 function show(text: string, output: NodeJS.WriteStream = process.stdout) {
@@ -52,7 +53,7 @@ function show(text: string, output: NodeJS.WriteStream = process.stdout) {
   readline.moveCursor(process.stdout, -process.stdout.columns, -rows);
   readline.clearScreenDown(process.stdout);
   output.write(`${text}\n${"\n".repeat(rows)}`); // readline's redraw first moves up `rows`
-  if (output === process.stdout) rl.prompt(true); // our own stderr lines are last words
+  if (output === process.stdout && typing) rl.prompt(true); // our stderr lines are last words
 }
 /** Shows each line the room sends, printable(): ESC [ 2 J would clear our screen, etc. */
 async function receive(socket: net.Socket) {
@@ -93,7 +94,7 @@ for (;;) {
     loginName = "";
   }
   if (!loggedIn) show("Enter login name:");
-  rl.prompt(true);
+  if (typing) rl.prompt(true);
   const { value: line, done } = await keyboard.next();
   if (done || (loggedIn && line.trim() === "quit")) break;
   if (!loggedIn) loginName = line.trim();
@@ -109,11 +110,10 @@ await once(clientSocket, "close", { signal: AbortSignal.timeout(3000) }).catch((
 // Close the connection.
 // Python:  s.close()
 leave(0);
-/** Closes the socket and the keyboard (giving the terminal back), says why, and exits. */
 function leave(code: number, why?: string): never {
   if (why !== undefined) show(why, process.stderr);
   clientSocket.destroy();
-  rl.close();
+  rl.close(); // which gives the terminal back (out of raw mode)
   process.exit(code);
 }
 
