@@ -468,4 +468,27 @@ describe("q8/Chat_Client.ts", { concurrency: 4 }, () => {
       await ownRoom.stop();
     }
   });
+
+  test("terminal via tmux: a pasted line that wraps can be edited (Home, then typing) and is redrawn whole", { skip: tmuxMissing ? "tmux not installed (Debian package: tmux)" : false }, async () => {
+    const ownRoom = await startChatServer();
+    const snape = await login(ownRoom.port, "Snape");
+    sockets.push(snape);
+    const terminal = await Terminal.start(CLIENT, ["--port", String(ownRoom.port), "--name", "Ron"], 100, 20);
+    try {
+      await terminal.waitFor("the prompt", (s) => s.rows.at(-1) === ">");
+      const pasted = "y".repeat(150);
+      await terminal.paste(pasted);
+      await terminal.waitFor("the pasted line", (s) => s.rows.slice(-2).join("") === `> ${pasted}`);
+      await terminal.press("Home");
+      await terminal.type("AB");
+      const screen = await terminal.waitFor("the edited line", (s) => s.rows.join("").includes("AB"));
+      assert.equal(screen.rows.slice(-2).join(""), `> AB${pasted}`, screen.rows.join("\n"));
+      assert.equal(screen.rows.filter((row) => row.startsWith("> ")).length, 1, screen.rows.join("\n"));
+      await terminal.enter();
+      await snape.waitFor(new RegExp(`^Ron: AB${pasted}$`));
+    } finally {
+      await terminal.kill();
+      await ownRoom.stop();
+    }
+  });
 });
