@@ -112,6 +112,9 @@ class Terminal {
   async kill() {
     await this.tmux("kill-server").catch(() => {});
     await rm(this.statusFile, { force: true });
+    // tmux leaves its socket file behind; it lives in $TMUX_TMPDIR (default /tmp)/tmux-UID.
+    const socketDir = path.join(process.env.TMUX_TMPDIR ?? "/tmp", `tmux-${process.getuid?.()}`);
+    await rm(path.join(socketDir, this.socketName), { force: true });
   }
 }
 type Screen = Awaited<ReturnType<Terminal["screen"]>>;
