@@ -71,6 +71,12 @@ async function receive(socket: net.Socket) {
   }
   if ((loggedIn || answering) && !leaving) leave(1, why); // an idle login ends quietly
 }
+function leave(code: number, why?: string): never {
+  if (why !== undefined) show(why, process.stderr);
+  clientSocket.destroy();
+  rl.close(); // which also gives the terminal back (out of raw mode)
+  process.exit(code);
+}
 void receive(clientSocket);
 // Ctrl-C (a key to readline on a terminal, else a signal) leaves; in the room, like `quit`.
 const interrupted = () => loggedIn ? rl.close() : leave(0, "Client: you left before logging in");
@@ -110,12 +116,6 @@ await once(clientSocket, "close", { signal: AbortSignal.timeout(3000) }).catch((
 // Close the connection.
 // Python:  s.close()
 leave(0);
-function leave(code: number, why?: string): never {
-  if (why !== undefined) show(why, process.stderr);
-  clientSocket.destroy();
-  rl.close(); // which gives the terminal back (out of raw mode)
-  process.exit(code);
-}
 
 // ---------------------------------------------------------------------------------------
 // Helpers. Each script carries its own copy of the ones it needs, so that it stays
