@@ -12,7 +12,7 @@ import path from "node:path";
 import process from "node:process";
 import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
-import { JOINED, LEFT, login } from "./chat-helpers.ts";
+import { escape, JOINED, LEFT, login } from "./chat-helpers.ts";
 import { closedPort, command, LineSocket, ROOT, Running, runScript, sleep, startServer } from "./helpers.ts";
 
 const CLIENT = "q8/Chat_Client.ts";
@@ -24,8 +24,8 @@ const START_MS = 30000;
 type ChatServer = { port: number; stop: () => Promise<void> };
 
 /** Starts q8/Chat_Server.ts on a free port. */
-async function startChatServer(): Promise<ChatServer> {
-  const { server, port } = await startServer("q8/Chat_Server.ts", [], START_MS);
+async function startChatServer(args: string[] = []): Promise<ChatServer> {
+  const { server, port } = await startServer("q8/Chat_Server.ts", args, START_MS);
   return { port, stop: async () => void (await server.stop()) };
 }
 
@@ -74,6 +74,17 @@ class Terminal {
     for (const key of text) await this.tmux("send-keys", "-t", "chat", "-l", key);
   }
 
+  /** Pastes text in one chunk, as a terminal does when you paste (no Enter). */
+  async paste(text: string) {
+    await this.tmux("set-buffer", "-b", "paste", "--", text);
+    await this.tmux("paste-buffer", "-d", "-b", "paste", "-t", "chat");
+  }
+
+  /** Presses one key by its tmux name, e.g. `C-c`. */
+  async press(key: string) {
+    await this.tmux("send-keys", "-t", "chat", key);
+  }
+
   async enter() {
     await this.tmux("send-keys", "-t", "chat", "Enter");
   }
@@ -101,6 +112,9 @@ class Terminal {
   async kill() {
     await this.tmux("kill-server").catch(() => {});
     await rm(this.statusFile, { force: true });
+    // tmux leaves its socket file behind; it lives in $TMUX_TMPDIR (default /tmp)/tmux-UID.
+    const socketDir = path.join(process.env.TMUX_TMPDIR ?? "/tmp", `tmux-${process.getuid?.()}`);
+    await rm(path.join(socketDir, this.socketName), { force: true });
   }
 }
 type Screen = Awaited<ReturnType<Terminal["screen"]>>;
@@ -222,7 +236,7 @@ describe("q8/Chat_Client.ts", { concurrency: 4 }, () => {
     assert.deepEqual(run.stdout, []);
     assert.equal(run.stderr.length, 1, run.err);
     assert.ok(run.err.includes(`127.0.0.1:${port}`), run.err);
-    assert.match(run.err, /check/);
+    assert.match(run.err, /Check --host and --port/);
   });
 
   test("--help exits 0; an unknown flag or a bad port exits 2 with one line", async () => {
@@ -234,6 +248,7 @@ describe("q8/Chat_Client.ts", { concurrency: 4 }, () => {
     assert.equal(help.code, 0);
     assert.match(help.out, /--name/);
     assert.match(help.out, /43392/);
+    assert.match(help.out, /--timeout S/);
     assert.equal(bad.code, 2);
     assert.equal(bad.stderr.length, 1);
     assert.match(bad.err, /--bogus/);
@@ -266,13 +281,6 @@ describe("q8/Chat_Client.ts", { concurrency: 4 }, () => {
       assert.equal(screen.rows.at(-1), "> Expelliar");
       assert.equal(screen.cursorY, screen.rows.length - 1);
       assert.equal(screen.cursorX, "> Expelliar".length);
-
-      // Terminal escape sequences from another member are shown, not obeyed (ESC [ 2 J would
-      // clear the screen, BEL would ring).
-      voldemort.send("Imperio\x1b[2J\x07!\n");
-      const after = await terminal.waitFor("the escaped message", (s) => s.rows.includes("Voldemort: Imperio\uFFFD[2J\uFFFD!"));
-      assert.deepEqual(after.rows.slice(0, 2), ["Enter login name:", "> Harry"]);
-      assert.equal(after.rows.at(-1), "> Expelliar");
 
       // What readline holds is what was on the screen: finishing the word sends all of it.
       await terminal.type("mus!");
@@ -314,6 +322,173 @@ describe("q8/Chat_Client.ts", { concurrency: 4 }, () => {
       assert.equal(screen.cursorX, typed.cursorX);
       await terminal.enter();
       await dumbledore.waitFor(new RegExp(`^Hermione: ${long.replace(/[.!?]/g, "\\$&")}$`));
+    } finally {
+      await terminal.kill();
+      await ownRoom.stop();
+    }
+  });
+
+  test("a person who types the name after the server's --login-timeout still joins, and sees no ERROR", async () => {
+    const ownRoom = await startChatServer(["--login-timeout", "1"]);
+    try {
+      const tonks = await login(ownRoom.port, "Tonks");
+      sockets.push(tonks);
+      const client = new Running(CLIENT, ["--port", String(ownRoom.port)]);
+      await client.waitForLine(/^Enter login name:$/, START_MS);
+      await sleep(2500); // the server closed the idle connection at 1 s
+      client.write("Lupin\n");
+      await client.waitForLine(JOINED("Lupin"), 10_000);
+      await tonks.waitFor(JOINED("Lupin"));
+      client.write("quit\n");
+      assert.equal((await client.waitForExit(START_MS)).code, 0);
+      assert.deepEqual(client.stdout.filter((line) => /ERROR/.test(line)), []);
+      assert.deepEqual(client.stderr, []);
+      assert.equal(client.stdout.filter((line) => line === "Enter login name:").length, 1);
+    } finally {
+      await ownRoom.stop();
+    }
+  });
+
+  test("Ctrl-C (SIGINT) at the login prompt: says the person left before logging in, exit 0", async () => {
+    const client = new Running(CLIENT, ["--port", String(room.port)]);
+    await client.waitForLine(/^Enter login name:$/, START_MS);
+    const { code, signal } = await client.stop("SIGINT", START_MS);
+    assert.deepEqual({ code, signal }, { code: 0, signal: null });
+    assert.deepEqual(client.stderr, ["Client: you left before logging in"]);
+  });
+
+  test("heartbeat (scripted fake server): once logged in, an empty line about every 10 s", async () => {
+    let joinedAt = 0;
+    const received: { line: string; at: number }[] = [];
+    const server = net.createServer((socket) => {
+      socket.on("error", () => {});
+      let pending = "";
+      socket.setEncoding("utf8").on("data", (text: string) => {
+        const lines = (pending + text).split("\n");
+        pending = lines.pop()!;
+        for (const line of lines) received.push({ line, at: Date.now() });
+        if (joinedAt === 0 && received.length > 0) {
+          joinedAt = Date.now();
+          socket.write("Server: time=12:00:00 Tonks has joined. Member count=1\n");
+        }
+      });
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening", { signal: AbortSignal.timeout(5000) });
+    const client = new Running(CLIENT, ["--port", String((server.address() as net.AddressInfo).port), "--name", "Tonks"]);
+    try {
+      await client.waitForLine(JOINED("Tonks"), START_MS);
+      const deadline = Date.now() + 13_000;
+      while (!received.some(({ line }) => line === "") && Date.now() < deadline) await sleep(100);
+      const beat = received.find(({ line }) => line === "");
+      assert.ok(beat, `no empty line within 13 s of the join; received ${JSON.stringify(received)}`);
+      assert.equal(received[0]!.line, "Tonks"); // nothing before the name
+      const seconds = (beat.at - joinedAt) / 1000;
+      assert.ok(seconds >= 9 && seconds <= 12, `first heartbeat after ${seconds} s`);
+    } finally {
+      await client.stop("SIGKILL");
+      server.close();
+    }
+  });
+
+  test("piped stdout: control and bidi characters from another member are printed escaped", async () => {
+    const bellatrix = await login(room.port, "Bellatrix");
+    sockets.push(bellatrix);
+    const client = new Running(CLIENT, ["--port", String(room.port), "--name", "Neville"]);
+    try {
+      await bellatrix.waitFor(JOINED("Neville"), START_MS);
+      bellatrix.send("\x1b]0;pwned\x07\x1b[2J x\rNeville: \u202Eevil\n");
+      const shown = await client.waitForLine(/^Bellatrix: /);
+      assert.equal(shown, "Bellatrix: \\u001b]0;pwned\\u0007\\u001b[2J x\\u000dNeville: \\u202eevil");
+    } finally {
+      await client.stop("SIGKILL");
+    }
+  });
+
+  test("terminal via tmux: Ctrl-C at the login prompt says the person left before logging in, exit 0", { skip: tmuxMissing ? "tmux not installed (Debian package: tmux)" : false }, async () => {
+    const terminal = await Terminal.start(CLIENT, ["--port", String(room.port)], 80, 24);
+    try {
+      await terminal.waitFor("the login question", (s) => s.rows.join("\n") === "Enter login name:\n>");
+      await terminal.type("Nev");
+      await terminal.press("C-c");
+      const end = await terminal.waitFor("the client to exit", (s) => s.exited);
+      assert.equal(end.status, 0);
+      // A row of its own (not glued to `> Nev`). tmux may have scrolled the screen by a row to
+      // write "Pane is dead" under it, so the rows above are not checked.
+      assert.ok(end.rows.includes("Client: you left before logging in"), end.rows.join("\n"));
+      assert.ok(!end.rows.some((row) => /input ended/.test(row)), end.rows.join("\n"));
+    } finally {
+      await terminal.kill();
+    }
+  });
+
+  test("terminal via tmux: escape sequences and bidi controls from another member are shown escaped, not obeyed", { skip: tmuxMissing ? "tmux not installed (Debian package: tmux)" : false }, async () => {
+    const ownRoom = await startChatServer();
+    const voldemort = await login(ownRoom.port, "Voldemort");
+    sockets.push(voldemort);
+    const terminal = await Terminal.start(CLIENT, ["--port", String(ownRoom.port), "--name", "Harry"], 80, 24);
+    try {
+      await terminal.waitFor("the prompt", (s) => s.rows.at(-1) === ">");
+      // ESC [ 2 J would clear the screen, ESC ] 0 ; ... BEL retitle the window, a bare CR
+      // rewrite the row, and U+202E show the rest of the line right to left.
+      voldemort.send("Imperio\x1b[2J\x1b]0;pwned\x07!\n");
+      voldemort.send("x\rHarry: I am \u202Eevil\n");
+      const screen = await terminal.waitFor("both messages", (s) => s.rows.some((row) => row.includes("202e")));
+      assert.deepEqual(screen.rows.slice(1), [
+        "Voldemort: Imperio\\u001b[2J\\u001b]0;pwned\\u0007!",
+        "Voldemort: x\\u000dHarry: I am \\u202eevil",
+        ">",
+      ]);
+      assert.match(screen.rows[0]!, JOINED("Harry")); // the screen was not cleared
+    } finally {
+      await terminal.kill();
+      await ownRoom.stop();
+    }
+  });
+
+  test("terminal via tmux: a pasted chunk that wraps leaves no empty row between incoming messages", { skip: tmuxMissing ? "tmux not installed (Debian package: tmux)" : false }, async () => {
+    const ownRoom = await startChatServer();
+    const dumbledore = await login(ownRoom.port, "Dumbledore");
+    sockets.push(dumbledore);
+    const terminal = await Terminal.start(CLIENT, ["--port", String(ownRoom.port), "--name", "Hermione"], 100, 20);
+    try {
+      await terminal.waitFor("the prompt", (s) => s.rows.at(-1) === ">");
+      const pasted = "Wingardium Leviosa! ".repeat(8).slice(0, 150); // 152 columns with `> `
+      await terminal.paste(pasted);
+      await terminal.waitFor("the pasted line", (s) => s.rows.slice(-2).join("") === `> ${pasted}`);
+      dumbledore.send("Ten points to Gryffindor\n");
+      await terminal.waitFor("the first message", (s) => s.rows.includes("Dumbledore: Ten points to Gryffindor"));
+      dumbledore.send("for the levitation charm\n");
+      const screen = await terminal.waitFor("the second message", (s) => s.rows.includes("Dumbledore: for the levitation charm"));
+      // The two messages on consecutive rows, right above the two rows of the pasted line.
+      assert.deepEqual(screen.rows.slice(-4, -2), ["Dumbledore: Ten points to Gryffindor", "Dumbledore: for the levitation charm"]);
+      assert.equal(screen.rows.slice(-2).join(""), `> ${pasted}`);
+      assert.equal(screen.rows.filter((row) => row === "").length, 0, screen.rows.join("\n"));
+      await terminal.enter();
+      await dumbledore.waitFor(new RegExp(`^Hermione: ${escape(pasted)}$`));
+    } finally {
+      await terminal.kill();
+      await ownRoom.stop();
+    }
+  });
+
+  test("terminal via tmux: a pasted line that wraps can be edited (Home, then typing) and is redrawn whole", { skip: tmuxMissing ? "tmux not installed (Debian package: tmux)" : false }, async () => {
+    const ownRoom = await startChatServer();
+    const snape = await login(ownRoom.port, "Snape");
+    sockets.push(snape);
+    const terminal = await Terminal.start(CLIENT, ["--port", String(ownRoom.port), "--name", "Ron"], 100, 20);
+    try {
+      await terminal.waitFor("the prompt", (s) => s.rows.at(-1) === ">");
+      const pasted = "y".repeat(150);
+      await terminal.paste(pasted);
+      await terminal.waitFor("the pasted line", (s) => s.rows.slice(-2).join("") === `> ${pasted}`);
+      await terminal.press("Home");
+      await terminal.type("AB");
+      const screen = await terminal.waitFor("the edited line", (s) => s.rows.join("").includes("AB"));
+      assert.equal(screen.rows.slice(-2).join(""), `> AB${pasted}`, screen.rows.join("\n"));
+      assert.equal(screen.rows.filter((row) => row.startsWith("> ")).length, 1, screen.rows.join("\n"));
+      await terminal.enter();
+      await snape.waitFor(new RegExp(`^Ron: AB${pasted}$`));
     } finally {
       await terminal.kill();
       await ownRoom.stop();
