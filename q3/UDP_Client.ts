@@ -36,8 +36,7 @@ const usage = `Usage: npx tsx q3/UDP_Client.ts [--host H] [--port P] [--count N]
   --count N       stop after N requests; exit 0, or 1 if not one was answered (default: forever)
   --min-delay S   shortest pause between requests, in seconds (default 1)
   --max-delay S   longest pause between requests, in seconds (default 2)
-  --timeout S     how long to wait for each reply, in seconds (default 2)
-  --help          show this help`;
+  --timeout S     how long to wait for each reply, in seconds (default 2)`;
 const flags = readFlags({ host: "127.0.0.1", port: "43388", count: "forever", "min-delay": "1", "max-delay": "2", timeout: "2" });
 const host = flags.host;
 const port = portNumber(flags.port);
