@@ -154,7 +154,8 @@ if (isMainModule()) {
 
 /** A member: its name and connection (a net.Socket, or a unit test's plain object). */
 export type Member = { name: string; connection: Connection };
-export type Connection = Pick<net.Socket, "write" | "writable" | "writableLength" | "destroy">;
+export type Connection =
+  { write(bytes: Buffer): unknown; destroy(): unknown; writable: boolean; writableLength: number };
 
 /** Members by nameKey(); what is said goes out in batches, one write per receiver per turn. */
 export function createRoom(maxQueue: number, log: (text: string) => void) {

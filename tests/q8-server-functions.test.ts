@@ -1,9 +1,10 @@
-// Unit tests for the pure functions of the chat room manager (Q8): name rules, announcements
-// and the line framing helper. The end-to-end tests are in tests/q8-server.test.ts.
+// Unit tests for the chat room manager (Q8) without sockets: the room and its batching, name
+// rules, announcements and the line framing helper. The end-to-end tests are in
+// tests/q8-server.test.ts and tests/q8-server-limits.test.ts.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { announcement, nameKey, nameProblem, readLines } from "../q8/Chat_Server.ts";
+import { announcement, createRoom, nameKey, nameProblem, readLines, type Member } from "../q8/Chat_Server.ts";
 import { sleep, socketPair } from "./helpers.ts";
 
 describe("q8 server: name rules (nameProblem)", () => {
@@ -77,5 +78,196 @@ describe("q8 server: line framing (readLines)", () => {
     assert.equal(reader.destroyed, false);
     reader.destroy();
     writer.destroy();
+  });
+});
+
+describe("q8 server: names that cannot pass for someone else (nameProblem)", () => {
+  const room = new Set([nameKey("Batman")]);
+  const refusal = (name: string) => nameProblem(name, room) ?? "(accepted)";
+
+  test("the contract's good names, and names with digits, punctuation, emoji or decomposed accents, join", () => {
+    const good = ["Zoë", "José_2", "山田たろう", "Владимир", "محمد", "🦇Robin", "Zoe\u0308", "R2-D2",
+      "❤️Alice", "Ἀλέξανδρος", "Գևորգ", "ნინო", "דוד", "अर्जुन", "สมชาย", "ᏣᎳᎩ", "ரவி"];
+    for (const name of good) assert.equal(nameProblem(name, room), null, name);
+  });
+
+  test("format characters are refused, with the code point and why: zero-width space, soft hyphen, word joiner, bidi controls", () => {
+    for (const character of ["\u200b", "\u00ad", "\u2060", "\u202e", "\u200e", "\u2066", "\u200d"]) {
+      const code = character.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
+      assert.match(refusal(`Bat${character}man`), new RegExp(`U\\+${code}, an invisible format character`), code);
+    }
+  });
+
+  test("private-use, surrogate and unassigned code points are refused, each with its reason", () => {
+    assert.match(refusal("Bat\ue000man"), /U\+E000, a private-use character/);
+    assert.match(refusal("Bat\u{F0000}"), /U\+F0000, a private-use character/);
+    assert.match(refusal("Bat\ud800man"), /U\+D800, half a surrogate pair/);
+    assert.match(refusal("Bat\u0378man"), /U\+0378, a code point that Unicode has not assigned/);
+    assert.match(refusal("\u{E0080}x"), /not assigned/);
+  });
+
+  test("letters of two scripts are refused, and the reason names them", () => {
+    assert.match(refusal("S\u0435rver"), /mixes letters of several scripts \(Latin, Cyrillic\)/);
+    assert.match(refusal("B\u0430tman"), /Latin, Cyrillic/);
+    assert.match(refusal("P\u03b1ypal"), /Latin, Greek/);
+    assert.match(refusal("\u13aalice"), /Latin, Cherokee/); // Cherokee A, a look-alike
+    assert.match(refusal("Ravi\u0c30\u0c35\u0c3f"), /Latin, another/); // a script not on the list
+    assert.match(refusal("漢Ж"), /Cyrillic, Han/);
+    assert.match(refusal("たろう한"), /Hiragana, Hangul/);
+    assert.match(refusal("ㄅ한"), /several scripts/); // Bopomofo with Hangul
+  });
+
+  test("Unicode TR39's highly restrictive mixes join: Latin with Han and kana, with Han and Hangul, with Han and Bopomofo", () => {
+    for (const name of ["Tarō山田たろうタロウ", "山田タロウ", "김Kim金", "ㄅㄆ中文abc", "Yamada-ー"]) {
+      assert.equal(nameProblem(name, room), null, name);
+    }
+  });
+
+  test("names are compared after NFKC and case folding: fullwidth, bold and any case are one name", () => {
+    for (const name of ["Batman", "BATMAN", "batman", "Ｂａｔｍａｎ", "𝐁𝐚𝐭𝐦𝐚𝐧", "ᴮatman".normalize("NFKC")]) {
+      assert.equal(nameKey(name), "batman", name);
+    }
+    assert.equal(nameKey("Straße"), nameKey("STRASSE"));
+    for (const name of ["Ｂａｔｍａｎ", "𝐁𝐚𝐭𝐦𝐚𝐧", "bAtMaN"]) assert.match(refusal(name), /already in the room/, name);
+  });
+
+  test("every NFKC and case form of Server is reserved; one with a Cyrillic letter is refused as mixed", () => {
+    for (const name of ["Server", "SERVER", "ｓｅｒｖｅｒ", "𝐒𝐞𝐫𝐯𝐞𝐫", "ſerver", "Ⓢⓔⓡⓥⓔⓡ"]) {
+      assert.match(refusal(name), /reserved for the server/, name);
+    }
+    assert.match(refusal("S\u0435rver"), /several scripts/);
+  });
+});
+
+/** A member whose connection is a plain object: what it was sent, and a queue we control. */
+function fakeMember(name: string, slow = false) {
+  const sent: string[] = [];
+  const connection = {
+    writable: true,
+    writableLength: 0,
+    write(bytes: Buffer) {
+      sent.push(bytes.toString("utf8"));
+      if (slow) connection.writableLength += bytes.length; // it never reads: the queue grows
+      return true;
+    },
+    destroy() {
+      connection.writable = false;
+    },
+  };
+  const member: Member = { name, connection };
+  /** Every line it received, without the server's announcements' time. */
+  const lines = () => sent.join("").split("\n").filter((line) => line !== "")
+    .map((line) => line.replace(/time=\d\d:\d\d:\d\d /, ""));
+  return { member, sent, connection, lines };
+}
+
+describe("q8 server: the room and its batching (createRoom, no sockets)", () => {
+  const quiet = () => {};
+
+  test("a newcomer gets nothing said before it joined, not even in the same turn", () => {
+    const room = createRoom(1 << 20, quiet);
+    const alice = fakeMember("Alice");
+    room.join(alice.member, "test");
+    room.flush();
+    room.say("Alice: before Bob", alice.member);
+    const bob = fakeMember("Bob");
+    room.join(bob.member, "test");
+    room.say("Alice: after Bob", alice.member);
+    room.flush();
+    assert.deepEqual(bob.lines(), ["Server: Bob has joined. Member count=2", "Alice: after Bob"]);
+    assert.deepEqual(alice.lines(), ["Server: Alice has joined. Member count=1", "Server: Bob has joined. Member count=2"]);
+  });
+
+  test("a sender never gets its own lines; everyone else gets each sender's lines in order", () => {
+    const room = createRoom(1 << 20, quiet);
+    const [a, b, c] = ["A", "B", "C"].map((name) => fakeMember(name));
+    for (const member of [a!, b!, c!]) room.join(member.member, "test");
+    room.flush();
+    const start = [a, b, c].map((member) => member!.lines().length);
+    room.say("A: 1", a!.member);
+    room.say("B: 1", b!.member);
+    room.say("A: 2", a!.member);
+    room.say("B: 2", b!.member);
+    room.say("A: 3", a!.member);
+    room.flush();
+    assert.deepEqual(a!.lines().slice(start[0]), ["B: 1", "B: 2"]);
+    assert.deepEqual(b!.lines().slice(start[1]), ["A: 1", "A: 2", "A: 3"]);
+    assert.deepEqual(c!.lines().slice(start[2]), ["A: 1", "B: 1", "A: 2", "B: 2", "A: 3"]);
+  });
+
+  test("one write per receiver and one console write per turn; members who said nothing share one Buffer", () => {
+    const logged: string[] = [];
+    const room = createRoom(1 << 20, (text) => logged.push(text));
+    const members = ["A", "B", "C", "D"].map((name) => fakeMember(name));
+    for (const member of members) room.join(member.member, `from test ${member.member.name}`);
+    room.flush();
+    assert.equal(logged.length, 1);
+    assert.match(logged[0]!, /D has joined\. Member count=4 \(from test D\)$/);
+    const writes: Buffer[] = [];
+    for (const { member } of members) {
+      const write = member.connection.write.bind(member.connection);
+      member.connection.write = (bytes: Buffer) => writes.push(bytes) && write(bytes);
+    }
+    room.say("A: one", members[0]!.member);
+    room.say("A: two", members[0]!.member);
+    room.say("B: three", members[1]!.member);
+    room.flush();
+    assert.equal(writes.length, 4);
+    assert.equal(writes[2], writes[3], "C and D, who said nothing, get the very same Buffer");
+    assert.equal(logged.length, 2);
+    assert.equal(logged[1], "A: one\nA: two\nB: three");
+    room.flush(); // nothing new: no write, no console line
+    assert.equal(writes.length, 4);
+    assert.equal(logged.length, 2);
+  });
+
+  test("max queue: a member whose unsent output passes it is cut off and announced as left (too slow)", () => {
+    const logged: string[] = [];
+    const room = createRoom(400, (text) => logged.push(text));
+    const reader = fakeMember("Reader");
+    const sleeper = fakeMember("Sleeper", true);
+    const talker = fakeMember("Talker");
+    for (const member of [reader, sleeper, talker]) room.join(member.member, "test");
+    room.flush();
+    assert.equal(sleeper.connection.writable, true, "under the limit: still in");
+    room.say(`Talker: ${"z".repeat(400)}`, talker.member);
+    room.flush();
+    assert.equal(sleeper.connection.writable, false, "destroyed");
+    assert.equal(room.members.has(nameKey("Sleeper")), false);
+    room.flush(); // the announcement goes out with the next turn
+    assert.match(reader.lines().at(-1)!, /^Server: Sleeper has left\. Member count=2$/);
+    assert.match(logged.at(-1)!, /Sleeper has left\. Member count=2 \(too slow\)$/);
+    room.say("Talker: after", talker.member);
+    room.flush();
+    assert.equal(reader.lines().at(-1), "Talker: after");
+    assert.ok(!sleeper.lines().includes("Talker: after"));
+  });
+
+  test("leaving twice announces once, and a member that left gets nothing more", () => {
+    const room = createRoom(1 << 20, quiet);
+    const a = fakeMember("A");
+    const b = fakeMember("B");
+    room.join(a.member, "test");
+    room.join(b.member, "test");
+    room.leave(b.member, "quit");
+    room.leave(b.member, "dropped");
+    room.say("A: anyone?", a.member);
+    room.flush();
+    assert.deepEqual(a.lines().filter((line) => line.includes("has left")), ["Server: B has left. Member count=1"]);
+    assert.ok(!b.lines().includes("A: anyone?"));
+    assert.equal(room.members.size, 1);
+  });
+
+  test("the console gets members' text escaped, the members get it as sent", () => {
+    const logged: string[] = [];
+    const room = createRoom(1 << 20, (text) => logged.push(text));
+    const joker = fakeMember("Joker");
+    const victim = fakeMember("Victim");
+    room.join(joker.member, "test");
+    room.join(victim.member, "test");
+    room.say("Joker: \u001b]0;pwned\u0007\u001b[2J x\rBatman: hi \u202e", joker.member);
+    room.flush();
+    assert.equal(logged.at(-1)!.split("\n").at(-1), "Joker: \\u001b]0;pwned\\u0007\\u001b[2J x\\u000dBatman: hi \\u202e");
+    assert.equal(victim.lines().at(-1), "Joker: \u001b]0;pwned\u0007\u001b[2J x\rBatman: hi \u202e");
   });
 });
