@@ -41,6 +41,7 @@ if (isMainModule()) {
   const room = createRoom(positiveNumber("max-queue", flags["max-queue"], true), console.log);
   const heartbeatTimeout = positiveNumber("heartbeat-timeout", flags["heartbeat-timeout"], false);
   const connections = new Set<net.Socket>(); // every open one, to close on shutdown
+  const ignoreError = () => {}; // one listener shared by every connection
   let shuttingDown = false;
 
   // Step 1: create a "welcome" socket for listening to new connections.
@@ -72,7 +73,7 @@ if (isMainModule()) {
     connections.add(connectionSocket);
     connectionSocket.setNoDelay(true); // each line leaves at once, not after the last one's ACK
     connectionSocket.setKeepAlive(true, 5000); // idle 5 s: TCP asks the peer if it is still there
-    connectionSocket.on("error", () => {}); // failed writes to a dying socket; reads: catch
+    connectionSocket.on("error", ignoreError); // failed writes to a dying socket; reads: catch
     // Limit 1: log in within --login-timeout seconds.
     const loginTimer = setTimeout(() => {
       console.log(`Server: ${address} did not log in within ${loginTimeout} s; closing it`);
@@ -126,10 +127,10 @@ if (isMainModule()) {
     }
   }
 
-  /** Sends `lastWords`, then FIN; reading on keeps unread input from making the kernel reset
-   * the connection (RST) before the peer has read them. 2 s later it is over anyway. */
+  /** Sends `lastWords`, then FIN (once); reading on keeps unread input from making the kernel
+   * reset the connection (RST) before the peer has read them. 2 s later it is over anyway. */
   function closeConnection(socket: net.Socket, lastWords: string) {
-    socket.end(lastWords);
+    if (!socket.writableEnded) socket.end(lastWords);
     socket.resume();
     setTimeout(() => socket.destroy(), 2000).unref();
   }
@@ -215,7 +216,7 @@ export function announcement(name: string, event: string, count: number, now = n
 }
 
 // ---------------------------------------------------------------------------------------
-// Names that cannot pass for someone else; docs/q8-server.md explains each rule.
+// Names that cannot pass for someone else, per the contract: each rule, then its reason.
 
 const refused: [RegExp, string][] = [[/[\s\p{Cc}]/u, "white space or a control character"],
   [/\p{Cf}/u, "an invisible format character (zero-width space, soft hyphen, bidi control…)"],
