@@ -101,7 +101,7 @@ if (isMainModule()) {
           reason = "quit";
           break;
         } else if (line !== "") {
-          room.say(`${member.name}: ${line}`, member);
+          room.broadcast(`${member.name}: ${line}`, member);
         } else {
           // An empty line: a chat window's heartbeat, never broadcast. TCP does not probe while
           // data waits, so from the first one on, silence means that computer has gone.
@@ -166,7 +166,7 @@ export function createRoom(maxQueue: number, log: (text: string) => void) {
 
   // What is said in one turn of the event loop (every read that was ready) is sent just after
   // it, encoded once: the members who said none of it all get the same Buffer.
-  function say(text: string, sender?: Member, note = "") {
+  function broadcast(text: string, sender?: Member, note = "") {
     if (batch.length === 0) setImmediate(flush); // after this turn's reads, not before them
     batch.push({ bytes: Buffer.from(`${text}\n`), sender, log: printable(text) + note });
   }
@@ -196,17 +196,17 @@ export function createRoom(maxQueue: number, log: (text: string) => void) {
   function join(member: Member, note: string) {
     newcomers.set(member, batch.length);
     members.set(nameKey(member.name), member);
-    say(announcement(member.name, "joined", members.size), undefined, ` (${note})`);
+    broadcast(announcement(member.name, "joined", members.size), undefined, ` (${note})`);
   }
 
   function leave(member: Member, reason: string) {
     if (members.get(nameKey(member.name)) !== member) return; // it has left already
     members.delete(nameKey(member.name));
     newcomers.delete(member);
-    say(announcement(member.name, "left", members.size), undefined, ` (${reason})`);
+    broadcast(announcement(member.name, "left", members.size), undefined, ` (${reason})`);
   }
 
-  return { members, join, leave, say, flush };
+  return { members, join, leave, broadcast, flush };
 }
 
 /** `Server: time=HH:MM:SS <name> has joined. Member count=<n>` in 24-hour local time. */
@@ -232,9 +232,11 @@ const oneScript = [...SCRIPTS.map((script) => [script]), ["Latin", "Han", "Hirag
   .map((scripts) => new RegExp(`^[\\p{scx=Zyyy}\\p{scx=Zinh}${scx(scripts)}]*$`, "u"))
   .concat(new RegExp(`^[^${scx(SCRIPTS)}]*$`, "u")); // other scripts' letters: not told apart
 
-/** One name, one key: NFKC makes look-alike forms (Ｂ, 𝐁, ſ) plain letters, then case folds. */
+/** One name, one key (nearly Unicode's NFKC_Casefold): look-alike forms (Ｂ, 𝐁, ſ) become
+ * plain letters, invisible ones (variation selectors, fillers) go, and case folds. */
 export function nameKey(name: string): string {
-  return name.normalize("NFKC").toUpperCase().toLowerCase().normalize("NFKC");
+  const visible = name.normalize("NFKC").replace(/\p{Default_Ignorable_Code_Point}/gu, "");
+  return visible.toUpperCase().toLowerCase().normalize("NFKC");
 }
 
 /** Why `name` cannot log in, in plain words, or null when it can; `members`: by nameKey(). */
@@ -251,6 +253,7 @@ export function nameProblem(name: string, members: { has(key: string): boolean }
     if (used.length === 1) used.push("another");
     return `name mixes letters of several scripts (${used.join(", ")}); one script per name`;
   }
+  if (nameKey(name) === "") return "name has no visible character";
   if (nameKey(name) === "server") return `name '${name}' is reserved for the server`;
   if (members.has(nameKey(name))) return `name '${name}' is already in the room`;
   return null;

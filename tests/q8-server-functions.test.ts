@@ -131,6 +131,17 @@ describe("q8 server: names that cannot pass for someone else (nameProblem)", () 
     for (const name of ["Ｂａｔｍａｎ", "𝐁𝐚𝐭𝐦𝐚𝐧", "bAtMaN"]) assert.match(refusal(name), /already in the room/, name);
   });
 
+  test("invisible characters that are not format characters do not make a new name: variation selectors, the grapheme joiner, fillers", () => {
+    for (const name of ["Batman\ufe0f", "Batman\ufe00", "Bat\u034fman", "Batman\u3164"]) {
+      assert.equal(nameKey(name), "batman", JSON.stringify(name));
+      assert.match(refusal(name), /already in the room/, JSON.stringify(name));
+    }
+    assert.match(refusal("Server\ufe0f"), /reserved/);
+    assert.match(refusal("\u3164\u3164"), /no visible character/); // Hangul fillers only
+    assert.equal(nameKey("❤️Alice"), nameKey("❤Alice")); // an emoji with or without its selector
+    assert.equal(nameProblem("❤️Alice", room), null);
+  });
+
   test("every NFKC and case form of Server is reserved; one with a Cyrillic letter is refused as mixed", () => {
     for (const name of ["Server", "SERVER", "ｓｅｒｖｅｒ", "𝐒𝐞𝐫𝐯𝐞𝐫", "ſerver", "Ⓢⓔⓡⓥⓔⓡ"]) {
       assert.match(refusal(name), /reserved for the server/, name);
@@ -169,10 +180,10 @@ describe("q8 server: the room and its batching (createRoom, no sockets)", () => 
     const alice = fakeMember("Alice");
     room.join(alice.member, "test");
     room.flush();
-    room.say("Alice: before Bob", alice.member);
+    room.broadcast("Alice: before Bob", alice.member);
     const bob = fakeMember("Bob");
     room.join(bob.member, "test");
-    room.say("Alice: after Bob", alice.member);
+    room.broadcast("Alice: after Bob", alice.member);
     room.flush();
     assert.deepEqual(bob.lines(), ["Server: Bob has joined. Member count=2", "Alice: after Bob"]);
     assert.deepEqual(alice.lines(), ["Server: Alice has joined. Member count=1", "Server: Bob has joined. Member count=2"]);
@@ -184,11 +195,11 @@ describe("q8 server: the room and its batching (createRoom, no sockets)", () => 
     for (const member of [a!, b!, c!]) room.join(member.member, "test");
     room.flush();
     const start = [a, b, c].map((member) => member!.lines().length);
-    room.say("A: 1", a!.member);
-    room.say("B: 1", b!.member);
-    room.say("A: 2", a!.member);
-    room.say("B: 2", b!.member);
-    room.say("A: 3", a!.member);
+    room.broadcast("A: 1", a!.member);
+    room.broadcast("B: 1", b!.member);
+    room.broadcast("A: 2", a!.member);
+    room.broadcast("B: 2", b!.member);
+    room.broadcast("A: 3", a!.member);
     room.flush();
     assert.deepEqual(a!.lines().slice(start[0]), ["B: 1", "B: 2"]);
     assert.deepEqual(b!.lines().slice(start[1]), ["A: 1", "A: 2", "A: 3"]);
@@ -208,9 +219,9 @@ describe("q8 server: the room and its batching (createRoom, no sockets)", () => 
       const write = member.connection.write.bind(member.connection);
       member.connection.write = (bytes: Buffer) => writes.push(bytes) && write(bytes);
     }
-    room.say("A: one", members[0]!.member);
-    room.say("A: two", members[0]!.member);
-    room.say("B: three", members[1]!.member);
+    room.broadcast("A: one", members[0]!.member);
+    room.broadcast("A: two", members[0]!.member);
+    room.broadcast("B: three", members[1]!.member);
     room.flush();
     assert.equal(writes.length, 4);
     assert.equal(writes[2], writes[3], "C and D, who said nothing, get the very same Buffer");
@@ -230,14 +241,14 @@ describe("q8 server: the room and its batching (createRoom, no sockets)", () => 
     for (const member of [reader, sleeper, talker]) room.join(member.member, "test");
     room.flush();
     assert.equal(sleeper.connection.writable, true, "under the limit: still in");
-    room.say(`Talker: ${"z".repeat(400)}`, talker.member);
+    room.broadcast(`Talker: ${"z".repeat(400)}`, talker.member);
     room.flush();
     assert.equal(sleeper.connection.writable, false, "destroyed");
     assert.equal(room.members.has(nameKey("Sleeper")), false);
     room.flush(); // the announcement goes out with the next turn
     assert.match(reader.lines().at(-1)!, /^Server: Sleeper has left\. Member count=2$/);
     assert.match(logged.at(-1)!, /Sleeper has left\. Member count=2 \(too slow\)$/);
-    room.say("Talker: after", talker.member);
+    room.broadcast("Talker: after", talker.member);
     room.flush();
     assert.equal(reader.lines().at(-1), "Talker: after");
     assert.ok(!sleeper.lines().includes("Talker: after"));
@@ -251,7 +262,7 @@ describe("q8 server: the room and its batching (createRoom, no sockets)", () => 
     room.join(b.member, "test");
     room.leave(b.member, "quit");
     room.leave(b.member, "dropped");
-    room.say("A: anyone?", a.member);
+    room.broadcast("A: anyone?", a.member);
     room.flush();
     assert.deepEqual(a.lines().filter((line) => line.includes("has left")), ["Server: B has left. Member count=1"]);
     assert.ok(!b.lines().includes("A: anyone?"));
@@ -265,7 +276,7 @@ describe("q8 server: the room and its batching (createRoom, no sockets)", () => 
     const victim = fakeMember("Victim");
     room.join(joker.member, "test");
     room.join(victim.member, "test");
-    room.say("Joker: \u001b]0;pwned\u0007\u001b[2J x\rBatman: hi \u202e", joker.member);
+    room.broadcast("Joker: \u001b]0;pwned\u0007\u001b[2J x\rBatman: hi \u202e", joker.member);
     room.flush();
     assert.equal(logged.at(-1)!.split("\n").at(-1), "Joker: \\u001b]0;pwned\\u0007\\u001b[2J x\\u000dBatman: hi \\u202e");
     assert.equal(victim.lines().at(-1), "Joker: \u001b]0;pwned\u0007\u001b[2J x\rBatman: hi \u202e");

@@ -189,6 +189,7 @@ describe("q8 server: a room of its own per test", () => {
       ["S\u0435rver", /^ERROR .*scripts \(Latin, Cyrillic\)/], // a Cyrillic "е"
       ["\uff22\uff41\uff54\uff4d\uff41\uff4e", /^ERROR .*already in the room/], // fullwidth
       ["\uff33\uff45\uff52\uff56\uff45\uff52", /^ERROR .*reserved/], // fullwidth Server
+      ["Batman\ufe0f", /^ERROR .*already in the room/], // an invisible variation selector
     ];
     const joker = await LineSocket.connect(port);
     for (const [index, [name, reply]] of refused.entries()) {
