@@ -51,7 +51,7 @@ if (isMainModule()) {
   // Step 2: bind the socket to a host and port.  Python:  s.bind((host, port))
   // Step 3: start listening on this socket for new connections.  Python:  s.listen(1)
   // Node does both in one call. The backlog is how many clients the operating system queues
-  // until we accept them; a whole class may connect at once, so 511, not 1.
+  // until we accept them: a whole class may connect at once, so 511, not 1.
   welcomeSocket.listen({ host, port, backlog: 511 });
   await once(welcomeSocket, "listening").catch((error: Error) => {
     console.error(`Server: cannot listen on ${host}:${port}: ${error.message}`);
@@ -74,8 +74,7 @@ if (isMainModule()) {
     connectionSocket.setNoDelay(true); // each line leaves at once, not after the last one's ACK
     connectionSocket.setKeepAlive(true, 5000); // idle 5 s: TCP asks the peer if it is still there
     connectionSocket.on("error", ignoreError); // failed writes to a dying socket; reads: catch
-    // Limit 1: log in within --login-timeout seconds.
-    const loginTimer = setTimeout(() => {
+    const loginTimer = setTimeout(() => { // Limit 1: log in within --login-timeout seconds
       console.log(`Server: ${address} did not log in within ${loginTimeout} s; closing it`);
       closeConnection(connectionSocket, `ERROR no login name within ${loginTimeout} seconds\n`);
     }, loginTimeout * 1000);
@@ -83,8 +82,8 @@ if (isMainModule()) {
     let member: Member | undefined;
     let reason = "dropped";
     try {
-      // Python:  data = conn.recv(1024)  — here whole lines (see readLines), in the order sent;
-      // the loop ends when the client hangs up.
+      // Python:  data = conn.recv(1024)  — here whole lines in the order sent (see readLines),
+      // until the client hangs up.
       for await (const line of readLines(connectionSocket, maxLine)) {
         if (shuttingDown || connectionSocket.writableEnded) break; // told to go: nothing counts
         heartbeat?.refresh();
@@ -229,7 +228,7 @@ const scx = (scripts: string[]) => scripts.map((script) => `\\p{scx=${script}}`)
 // Korean, Chinese); Common and Inherited characters (digits, punctuation, emoji) go with any.
 const oneScript = [...SCRIPTS.map((script) => [script]), ["Latin", "Han", "Hiragana", "Katakana"],
   ["Latin", "Han", "Hangul"], ["Latin", "Han", "Bopomofo"]]
-  .map((scripts) => new RegExp(`^[\\p{scx=Zyyy}\\p{scx=Zinh}${scx(scripts)}]*$`, "u"))
+  .map((scripts) => new RegExp(`^[\\p{scx=Common}\\p{scx=Inherited}${scx(scripts)}]*$`, "u"))
   .concat(new RegExp(`^[^${scx(SCRIPTS)}]*$`, "u")); // other scripts' letters: not told apart
 
 /** One name, one key (nearly Unicode's NFKC_Casefold): look-alike forms (Ｂ, 𝐁, ſ) become
