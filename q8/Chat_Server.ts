@@ -93,7 +93,7 @@ if (isMainModule()) {
             clearTimeout(loginTimer);
             room.join((member = { name: line, connection: connectionSocket }), `from ${address}`);
           } else {
-            console.log(printable(`Server: refused a name from ${address}: ${problem}`));
+            console.log(printable(`Server: refused '${line}' from ${address}: ${problem}`));
             connectionSocket.write(`ERROR ${problem}\n`);
           }
         } else if (line === "quit") {

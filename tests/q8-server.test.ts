@@ -169,6 +169,7 @@ describe("q8 server: one room shared by the tests that do not count members", ()
     await server.waitForLine(/^Joker: \\u001b\]0;pwned\\u0007\\u001b\[2J$/);
     await server.waitForLine(/^Joker: x\\u000dBatman: I am overwriting this line$/);
     await server.waitForLine(/^Joker: hi \\u202eevil$/);
+    await server.waitForLine(/^Server: refused 'Bad\\u001b\[2Jname' from 127\.0\.0\.1:\d+: /);
     const raw = server.stdout.filter((line) => /[\u001b\r\u0007\u202e]/.test(line));
     assert.deepEqual(raw, []);
     for (const member of [witness, joker]) member.close();
