@@ -29,7 +29,8 @@ const usage = `Usage: npx tsx q8/Chat_Server.ts [--host H] [--port P] [limits]
   --login-timeout S      close a connection not logged in after S seconds (default 30)
   --max-line B           a longer line (in bytes) closes the connection (default 65536)
   --max-queue B          cut off a member once B bytes wait for it here (default 1048576)
-  --heartbeat-timeout S  close a member silent for S s after an empty line (default 30)`;
+  --heartbeat-timeout S  close a member silent for S s after an empty line (default 30)
+  --help                 show this help`;
 
 // Python:  if __name__ == "__main__":  (the unit tests import this file without running it)
 if (isMainModule()) {
