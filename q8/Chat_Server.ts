@@ -259,33 +259,22 @@ export function nameProblem(name: string, members: { has(key: string): boolean }
   return null;
 }
 
-// ---------------------------------------------------------------------------------------
-// Helpers. Each script carries its own copy of the ones it needs, so that it stays
-// standalone (it imports only Node's built-in modules); the suite checks every copy is
-// the same text (tests/copies.test.ts).
+// ---- Helpers, copied into every script that needs them (each stays standalone) ----
 
-/** Reads `--flag value` over `defaults`; `--help` prints the usage (exit 0), a bad flag exit 2. */
+/** Reads `--flag value` over `defaults`; `--help` prints the usage (exit 0); a bad flag exits 2. */
 function readFlags<Name extends string>(defaults: Record<Name, string>): Record<Name, string> {
-  const options: Record<string, { type: "string" | "boolean"; default?: string }> = {
-    help: { type: "boolean" },
-  };
-  for (const [name, value] of Object.entries<string>(defaults)) {
-    options[name] = { type: "string", default: value };
-  }
+  const options = Object.fromEntries(Object.entries<string>(defaults)
+    .map(([name, value]) => [name, { type: "string" as const, default: value }]));
   try {
-    const { values } = parseArgs({ options });
+    const values = parseArgs({ options: { ...options, help: { type: "boolean" } } }).values as
+      Record<string, string | undefined>;
     if (values.help) {
       console.log(usage);
       process.exit(0);
     }
-    // An empty --host would make a server listen on every interface, and a client aim nowhere.
-    if (typeof values.host === "string" && values.host.trim() === "") {
-      throw new Error(`Invalid --host '${values.host}': expected an address or a host name`);
-    }
+    if (values.host?.trim() === "") throw new Error("Invalid --host '': expected an address");
     return values as Record<Name, string>;
   } catch (error) {
-    // Node's message may run over several sentences ("Unknown option '--x'. To specify ..."):
-    // keep the first.
     console.error(`${(error as Error).message.split(/\.\s/)[0]} (see --help)`);
     process.exit(2);
   }
@@ -293,27 +282,20 @@ function readFlags<Name extends string>(defaults: Record<Name, string>): Record<
 
 /** A port from `lowest` (a server: 0, any free port; a client: 1) to 65535; else exit 2. */
 function portNumber(text: string, lowest: number): number {
-  const port = Number(text);
-  if (!/^\d+$/.test(text) || port < lowest || port > 65535) {
-    console.error(`Invalid --port '${text}': expected a whole number from ${lowest} to 65535`
-      + " (see --help)");
-    process.exit(2);
-  }
-  return port;
+  if (/^\d+$/.test(text) && Number(text) >= lowest && Number(text) <= 65535) return Number(text);
+  console.error(`Invalid --port '${text}': expected a whole number from ${lowest} to 65535`
+    + " (see --help)");
+  process.exit(2);
 }
 
-/** --flag as a positive decimal (`whole`: whole number), seconds at most 2147483; else exit 2. */
+/** --flag as a plain positive decimal (`whole`: whole number), at most 2147483 s; else exit 2. */
 function positiveNumber(flag: string, text: string, whole: boolean): number {
-  // Plain decimals only: "0x10" and "1e3" are numbers to Number() but not to a person, and a
-  // setTimeout() longer than 2147483 s would fire at once.
   const value = Number(text);
-  const decimal = whole ? /^\d+$/ : /^(\d+\.?\d*|\.\d+)$/;
-  if (!decimal.test(text) || value <= 0 || (!whole && value > 2147483)) {
-    const expected = whole ? "a positive whole number" : "seconds above 0, at most 2147483";
-    console.error(`Invalid --${flag} '${text}': expected ${expected} (see --help)`);
-    process.exit(2);
-  }
-  return value;
+  if ((whole ? /^\d+$/ : /^(\d+\.?\d*|\.\d+)$/).test(text) && value > 0
+    && (whole || value <= 2147483)) return value;
+  const expected = whole ? "a positive whole number" : "seconds above 0, at most 2147483";
+  console.error(`Invalid --${flag} '${text}': expected ${expected} (see --help)`);
+  process.exit(2);
 }
 
 /**
