@@ -9,9 +9,9 @@
 // Run it from the repository root (each member then runs q8/Chat_Client.ts in a terminal):
 //   $ npx tsx q8/Chat_Server.ts              # --host 0.0.0.0 lets other computers in
 //   Server started on 127.0.0.1:43392 ...waiting for connections
-//   Server: time=12:07:03 Batman has joined. Member count=1 (from 127.0.0.1:52154)
+//   Server: time=10:39:35 Batman has joined. Member count=1 (from 127.0.0.1:45532)
 //   Batman: Anyone here?
-//   Server: time=12:07:41 Batman has left. Member count=0 (quit)
+//   Server: SIGINT received; closing the chat room                    (Ctrl-C, exit 0)
 
 import { once } from "node:events";
 import { realpathSync } from "node:fs";
@@ -58,7 +58,7 @@ if (isMainModule()) { // Python:  if __name__ == "__main__":  (the unit tests im
     connections.add(connectionSocket);
     // Each line leaves at once (no Nagle delay); TCP keepalive probes a peer idle for 5 s.
     connectionSocket.setNoDelay(true).setKeepAlive(true, 5000).on("error", () => {});
-    const loginTimer = setTimeout(() => member ?? hangUp(connectionSocket, // Limit 1
+    const loginTimer = setTimeout(() => member ?? hangUp(connectionSocket, // Limit 1: no name
       `ERROR no login name within ${loginTimeout} seconds\n`), loginTimeout * 1000);
     let member: Member | undefined, heartbeat: NodeJS.Timeout | undefined, reason = "dropped";
     try {
