@@ -30,6 +30,7 @@ if (isMainModule()) { // Python:  if __name__ == "__main__":  (the unit tests im
   const room = createRoom(positiveNumber("max-queue", flags["max-queue"], true), console.log);
   const heartbeatMs = 1000 * positiveNumber("heartbeat-timeout", flags["heartbeat-timeout"], false);
   const connections = new Set<net.Socket>(); // every open one, to close on shutdown
+
   // Step 1: create a "welcome" socket for listening to new connections.
   // Python:  s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
   const welcomeSocket = net.createServer();
@@ -153,9 +154,8 @@ export function createRoom(maxQueue: number, log: (text: string) => void) {
   return { members, join, leave, broadcast, flush };
 }
 /** `Server: time=HH:MM:SS <name> has joined. Member count=<n>`, the time local (24-hour). */
-export function announcement(name: string, verb: string, count: number, at = new Date()) {
-  return `Server: time=${at.toTimeString().slice(0, 8)} ${name} has ${verb}. Member count=${count}`;
-}
+export const announcement = (name: string, verb: string, count: number, at = new Date()) =>
+  `Server: time=${at.toTimeString().slice(0, 8)} ${name} has ${verb}. Member count=${count}`;
 
 // A name's letters: one script, or a TR39 "highly restrictive" mix; digits, emoji go with any.
 const SCRIPTS = "Latin Greek Cyrillic Armenian Georgian Cherokee Hebrew Arabic Devanagari Thai "
