@@ -4,6 +4,7 @@
 // room itself, tests/q8-server-functions.test.ts the pure functions.
 
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { once } from "node:events";
 import net from "node:net";
 import { describe, test } from "node:test";
@@ -122,6 +123,52 @@ describe("q8 server: limits, signals and flags (a room of its own per test)", ()
     assert.equal(b.lines.filter((l) => l.startsWith("A: message ")).length, count);
     for (const socket of [stuck, a, b]) socket.close();
     await server.stop();
+  });
+
+  test("--heartbeat-timeout: a member that sent an empty line and then nothing is closed and announced as left; one that never sent an empty line stays", async () => {
+    const { server, port } = await startServer(SERVER, ["--heartbeat-timeout", "1"]);
+    const watcher = await login(port, "Watcher");
+    const quiet = await login(port, "Quiet"); // a bare nc: never an empty line
+    const alive = await login(port, "Alive"); // a chat window: an empty line every 200 ms
+    const vanished = await login(port, "Vanished"); // a chat window whose computer went away
+    const beat = setInterval(() => alive.send("\n"), 200);
+    try {
+      vanished.send("\n");
+      const started = Date.now();
+      await watcher.waitFor(LEFT("Vanished"), 5000);
+      assert.ok(Date.now() - started >= 900, `announced after ${Date.now() - started} ms`);
+      await server.waitForLine(/Vanished has left\. Member count=3 \(no heartbeat\)$/);
+      await vanished.waitForClose();
+      await sleep(2500); // two and a half timeouts more: the others stay
+      assert.equal(quiet.closed, false);
+      assert.equal(alive.closed, false);
+      assert.ok(!watcher.lines.some((line) => /(Quiet|Alive) has left/.test(line)), watcher.lines.join("\n"));
+      // An empty line is never broadcast.
+      assert.ok(!watcher.lines.some((line) => /^(Alive|Vanished):/.test(line)), watcher.lines.join("\n"));
+    } finally {
+      clearInterval(beat);
+      for (const socket of [watcher, quiet, alive, vanished]) socket.close();
+      await server.stop();
+    }
+  });
+
+  test("every connection has TCP keepalive on, first probe after 5 s idle (seen with ss)", async (t) => {
+    const ss = spawnSync("ss", ["-V"]);
+    if (ss.error !== undefined) return t.skip("needs ss (iproute2) to read the socket's timers");
+    const { server, port } = await startServer(SERVER);
+    const member = await login(port, "Idle");
+    try {
+      const shown = spawnSync("ss", ["-tnoH", "state", "established", `( sport = :${port} )`]);
+      const timers = shown.stdout.toString();
+      assert.match(timers, /timer:\(keepalive,/, timers);
+      // ss prints the time to the next probe as e.g. "4.496ms" (4 s 496 ms), "10sec" or "2min".
+      const [, min, sec, ms] = /keepalive,(?:(\d+)min)?(?:(\d+)(?:sec|\.))?(?:(\d+)ms)?,/.exec(timers)!;
+      const left = (Number(min ?? 0) * 60 + Number(sec ?? 0)) * 1000 + Number(ms ?? 0);
+      assert.ok(left > 0 && left <= 5000, timers);
+    } finally {
+      member.close();
+      await server.stop();
+    }
   });
 
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

@@ -155,9 +155,57 @@ describe("q8 server: one room shared by the tests that do not count members", ()
     await watcher.waitFor(/^Late: still here$/);
     for (const socket of [watcher, late]) socket.close();
   });
+
+  test("the console shows members' text escaped: no raw ESC, bare CR or bidi control from a member", async () => {
+    const witness = await login(port, "Witness");
+    const joker = await LineSocket.connect(port);
+    joker.send("Bad\u001b[2Jname\n"); // refused (a control character), and logged
+    await joker.waitFor(/^ERROR /);
+    joker.send("Joker\n");
+    await joker.waitFor(JOINED("Joker"));
+    joker.send("\u001b]0;pwned\u0007\u001b[2J\nx\rBatman: I am overwriting this line\nhi \u202eevil\n");
+    // The other members get the text as sent (the chat window makes it harmless).
+    await receivesInOrder(witness, ["Joker: \u001b]0;pwned\u0007\u001b[2J", "Joker: x\rBatman: I am overwriting this line"]);
+    await server.waitForLine(/^Joker: \\u001b\]0;pwned\\u0007\\u001b\[2J$/);
+    await server.waitForLine(/^Joker: x\\u000dBatman: I am overwriting this line$/);
+    await server.waitForLine(/^Joker: hi \\u202eevil$/);
+    await server.waitForLine(/^Server: refused 'Bad\\u001b\[2Jname' from 127\.0\.0\.1:\d+: /);
+    const raw = server.stdout.filter((line) => /[\u001b\r\u0007\u202e]/.test(line));
+    assert.deepEqual(raw, []);
+    for (const member of [witness, joker]) member.close();
+  });
 });
 
 describe("q8 server: a room of its own per test", () => {
+  test("names that could pass for another get ERROR with the reason; the contract's good names join", async () => {
+    const { server, port } = await startServer(SERVER);
+    const batman = await login(port, "Batman");
+    const refused: [string, RegExp][] = [
+      ["Bat\u200bman", /^ERROR name has an invisible or unknown character$/], // zero-width space
+      ["Bat\u00adman", /^ERROR name has an invisible or unknown character$/], // soft hyphen
+      ["Bat\u2060man", /^ERROR name has an invisible or unknown character$/], // word joiner
+      ["\u202enamtaB", /^ERROR name has an invisible or unknown character$/], // right-to-left override
+      ["Bat\ue000", /^ERROR name has an invisible or unknown character$/], // private use
+      ["Bat\u0378", /^ERROR name has an invisible or unknown character$/], // unassigned
+      ["S\u0435rver", /^ERROR name mixes letters of two scripts$/], // a Cyrillic "е"
+      ["\uff22\uff41\uff54\uff4d\uff41\uff4e", /^ERROR .*already in the room/], // fullwidth
+      ["\uff33\uff45\uff52\uff56\uff45\uff52", /^ERROR .*reserved/], // fullwidth Server
+      ["Batman\ufe0f", /^ERROR .*already in the room/], // an invisible variation selector
+    ];
+    const joker = await LineSocket.connect(port);
+    for (const [index, [name, reply]] of refused.entries()) {
+      joker.send(`${name}\n`);
+      assert.match(await joker.line(index + 1), reply, JSON.stringify(name));
+    }
+    joker.close();
+    const good = ["Zoë", "José_2", "山田たろう", "Владимир", "محمد", "🦇Robin"];
+    for (const name of good) await login(port, name).then((member) => member.close());
+    await server.waitForLine(/🦇Robin has joined/);
+    assert.ok(!batman.lines.some((line) => /Bat.man:|has joined.*\uff22/.test(line)), batman.lines.join("\n"));
+    batman.close();
+    await server.stop();
+  });
+
   test("the first line, and join announcements to every member, the newcomer included, with counts", async () => {
     const { server, port, firstLine } = await startServer(SERVER);
     assert.match(firstLine, /^Server started on 127\.0\.0\.1:\d+ \.\.\.waiting for connections$/);
