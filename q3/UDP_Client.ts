@@ -10,11 +10,11 @@
 //   npx tsx q3/UDP_Client.ts                  # --host 192.168.1.23 reaches another computer
 //
 //   $ npx tsx q3/UDP_Client.ts --count 2
-//   Client: SEND_TIME -> 10:03:37
-//   Client: SEND_DATE -> 2026-12-01
+//   Client: SEND_TIME -> 10:46:55
+//   Client: SEND_TIME -> 10:46:56
 //   $ npx tsx q3/UDP_Client.ts --count 1          # the server is stopped: exit status 1
-//   Client: SEND_DATE -> no reply from 127.0.0.1:43388 within 2 s; check --host and --port
-//   Client: no reply to any of 1 requests from 127.0.0.1:43388; is it running?
+//   Client: SEND_TIME -> no reply from 127.0.0.1:43388 within 2 s; check --host and --port
+//   Client: no reply to any of 1 requests from 127.0.0.1:43388; is the server up?
 
 import dgram from "node:dgram";
 import { lookup } from "node:dns/promises";
@@ -101,7 +101,7 @@ for (let sent = 0; sent < count; sent++) {
 
 // Q3 --count: like ping, not one reply means no server there: one line, exit status 1.
 if (answered === 0) {
-  console.error(`Client: no reply to any of ${count} requests from ${where}; is it running?`);
+  console.error(`Client: no reply to any of ${count} requests from ${where}; is the server up?`);
   process.exit(1);
 }
 

@@ -53,7 +53,7 @@ console.log(`Server started on ${bound.address}:${bound.port} ...waiting for req
 // Step 3: start sending and receiving data on this socket.
 // Python:  while True:
 //              data, addr = s.recvfrom(1024)
-// Node has no blocking recvfrom(): the socket calls this function for each datagram, with
+// Node has no blocking recvfrom(): the socket emits a "message" event for each datagram, with
 // the sender's address, where the reply must go (UDP has no connection). Q3's "infinite
 // loop" is Node's event loop itself, which waits for as long as the socket is open.
 // A console.log() per line would cost one write() system call per request, as much as the
@@ -88,8 +88,8 @@ serverSocket.on("error", (error: NodeJS.ErrnoException) => {
 
 // Close the connection.
 // Python:  s.close()
-// The template closes after its one exchange; this server when Ctrl-C (SIGINT) or `kill`
-// (SIGTERM) stops it.
+// The template closes after its one exchange; this server closes when Ctrl-C (SIGINT) or
+// `kill` (SIGTERM) stops it.
 const [signal] = await Promise.race([once(process, "SIGINT"), once(process, "SIGTERM")]);
 serverSocket.close();
 if (logLines.length > 0) writeLog();
