@@ -1,6 +1,6 @@
-// Tests for Q3, the date/time service over UDP: the pure reply function with fixed dates, the
-// real server driven by raw UDP sockets, and the real client against the real server and
-// against fake servers that stay silent, send strays, or answer late.
+// Tests for Q3, the date/time service over UDP: the real server driven by raw UDP sockets, and
+// the real client against the real server and against fake servers that stay silent, send
+// strays, or answer late.
 
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
@@ -8,8 +8,7 @@ import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
 import { once } from "node:events";
 import { after, before, describe, test } from "node:test";
-import { formatDate, formatTime, quote, replyTo } from "../q3/UDP_Server.ts";
-import { Running, runScript, startServer, udpRequest } from "./helpers.ts";
+import { Running, runScript, sleep, startServer, udpRequest } from "./helpers.ts";
 
 const SERVER = "q3/UDP_Server.ts";
 const CLIENT = "q3/UDP_Client.ts";
@@ -106,57 +105,6 @@ function timeDistance(a: string, b: string): number {
 const localDate = () => new Date().toLocaleDateString("sv-SE");
 const localTime = () => new Date().toLocaleTimeString("sv-SE");
 
-describe("replyTo and the formatters (fixed dates)", () => {
-  test("dates and times are zero-padded, 24-hour, local", () => {
-    const morning = new Date(2024, 0, 5, 3, 4, 5);
-    assert.equal(formatDate(morning), "2024-01-05");
-    assert.equal(formatTime(morning), "03:04:05");
-    const evening = new Date(2025, 11, 31, 23, 59, 59);
-    assert.equal(formatDate(evening), "2025-12-31");
-    assert.equal(formatTime(evening), "23:59:59");
-    assert.equal(formatTime(new Date(2025, 5, 15, 13, 7, 0)), "13:07:00");
-    assert.equal(formatDate(new Date(999, 2, 9)), "0999-03-09");
-  });
-
-  test("midnight is 00:00:00 of the new day", () => {
-    const midnight = new Date(2024, 1, 29, 0, 0, 0);
-    assert.equal(replyTo("SEND_TIME", midnight), "00:00:00");
-    assert.equal(replyTo("SEND_DATE", midnight), "2024-02-29");
-    const justBefore = new Date(midnight.getTime() - 1000);
-    assert.equal(replyTo("SEND_TIME", justBefore), "23:59:59");
-    assert.equal(replyTo("SEND_DATE", justBefore), "2024-02-28");
-  });
-
-  test("white space around a request is ignored", () => {
-    const now = new Date(2024, 6, 4, 9, 8, 7);
-    assert.equal(replyTo("SEND_DATE", now), "2024-07-04");
-    assert.equal(replyTo("SEND_TIME\n", now), "09:08:07");
-    assert.equal(replyTo(" \tSEND_DATE\r\n", now), "2024-07-04");
-  });
-
-  test("anything else is an ERROR that names both requests", () => {
-    const now = new Date(2024, 6, 4, 9, 8, 7);
-    for (const request of ["xyz", "send_date", "SEND_DATE SEND_TIME", "SEND DATE", "SEND_TIMEX", "", "  \n", "\u0000SEND_TIME"]) {
-      const reply = replyTo(request, now);
-      assert.match(reply, /^ERROR /, JSON.stringify(request));
-      assert.match(reply, /SEND_DATE/);
-      assert.match(reply, /SEND_TIME/);
-    }
-    assert.equal(replyTo("xyz", now), 'ERROR unknown request "xyz": send SEND_DATE or SEND_TIME');
-    assert.equal(replyTo("", now), "ERROR empty request: send SEND_DATE or SEND_TIME");
-  });
-
-  test("quote makes any text short, one line and plain ASCII", () => {
-    assert.equal(quote("SEND_TIME\n"), '"SEND_TIME\\n"');
-    assert.equal(quote('say "hi"'), '"say \\"hi\\""');
-    assert.equal(quote("\u001b[31mred\u202e\ufffd"), '"\\u001b[31mred\\u202e\\ufffd"');
-    assert.equal(quote("A".repeat(1000)), `"${"A".repeat(40)}"...`);
-    const garbage = randomBytes(4096).toString("utf8");
-    assert.match(quote(garbage), /^[\x20-\x7e]+$/);
-    assert.match(replyTo(garbage, new Date()), /^ERROR [\x20-\x7e]+$/);
-  });
-});
-
 // One server for the whole file (starting a script costs a second or two on a shared machine);
 // the last test stops it with SIGTERM.
 let server: Running;
@@ -197,10 +145,20 @@ describe("the server, over raw UDP", () => {
   });
 
   test("an unknown, an empty and an oversized request get an ERROR naming both requests", async () => {
-    for (const request of ["xyz", "send_time", "", "A".repeat(65507)]) {
+    const requests = ["xyz", "send_time", "", "  \n", "SEND_DATE SEND_TIME", "SEND_TIMEX", "\u0000SEND_TIME", "A".repeat(65507)];
+    for (const request of requests) {
       const reply = await udpRequest(port, request);
-      assert.match(reply, /^ERROR .*SEND_DATE.*SEND_TIME/, `reply to ${request.slice(0, 20)}: ${reply}`);
-      assert.ok(reply.length < 200, `the reply is short (${reply.length} characters)`);
+      assert.match(reply, /^ERROR .*SEND_DATE.*SEND_TIME/, `reply to ${JSON.stringify(request.slice(0, 20))}: ${reply}`);
+      assert.ok(reply.length < 100, `the reply is short (${reply.length} characters)`);
+    }
+  });
+
+  test("a short plain-ASCII request is echoed in the ERROR; anything else is not, and the reply stays plain ASCII", async () => {
+    assert.equal(await udpRequest(port, "xyz"), 'ERROR "xyz" is not SEND_DATE or SEND_TIME');
+    assert.equal(await udpRequest(port, 'say "hi"\n'), 'ERROR "say \\"hi\\"" is not SEND_DATE or SEND_TIME');
+    assert.equal(await udpRequest(port, ""), 'ERROR "" is not SEND_DATE or SEND_TIME');
+    for (const request of ["A".repeat(41), "\u001b[2J", "SEND_TIME\u202e", "Zo\u00eb", randomBytes(300)]) {
+      assert.equal(await udpRequest(port, request), "ERROR the request is not SEND_DATE or SEND_TIME");
     }
   });
 
@@ -230,7 +188,7 @@ describe("the server, over raw UDP", () => {
     peer.close();
   });
 
-  test("logs one line per request: sender, request and reply; garbage stays on one ASCII line", async () => {
+  test("logs one line per request: sender, request and reply; garbage stays on one harmless line", async () => {
     const peer = await UdpPeer.open();
     peer.send("SEND_DATE", port);
     const reply = await peer.next();
@@ -241,7 +199,40 @@ describe("the server, over raw UDP", () => {
     await server.waitForLine(new RegExp(`127\\.0\\.0\\.1:${peer.port}\\b.*ERROR`));
     peer.close();
     // Every line the server printed is its own log line: none was split or garbled by a datagram.
-    for (const printed of server.stdout) assert.match(printed, /^Server[: ][\x20-\x7e]*$/, printed);
+    for (const printed of server.stdout) assert.match(printed, /^Server[: ][^\p{Cc}\p{Bidi_Control}]*$/u, printed);
+  });
+
+  test("the log shows at most 40 characters of a request, terminal escapes and bidi controls as \\uXXXX", async () => {
+    const peer = await UdpPeer.open();
+    peer.send("\u001b]0;pwned\u0007\r\u202eX", port);
+    await peer.next();
+    const escaped = await server.waitForLine(new RegExp(`127\\.0\\.0\\.1:${peer.port}\\b`));
+    assert.equal(escaped, `Server: request "\\u001b]0;pwned\\u0007\\u000d\\u202eX" from 127.0.0.1:${peer.port} -> ERROR the request is not SEND_DATE or SEND_TIME`);
+    peer.close();
+    const long = await UdpPeer.open();
+    long.send("B".repeat(5000), port);
+    await long.next();
+    const cut = await server.waitForLine(new RegExp(`127\\.0\\.0\\.1:${long.port}\\b`));
+    assert.ok(cut.startsWith(`Server: request "${"B".repeat(40)}"... from `), cut);
+    long.close();
+  });
+
+  test("a burst of 400 requests from 8 sockets gets 400 replies and 400 log lines, one per request", async () => {
+    const from = server.stdout.length;
+    const peers = await Promise.all(Array.from({ length: 8 }, () => UdpPeer.open()));
+    // 8 x 10 in flight at a time: a real burst, but no socket buffer overflows (UDP would drop).
+    for (let round = 0; round < 5; round++) {
+      for (const peer of peers) for (let i = 0; i < 10; i++) peer.send(i % 2 ? "SEND_TIME" : "SEND_DATE", port);
+      for (const peer of peers) for (let i = 0; i < 10; i++) await peer.next(5000);
+    }
+    const ports = new Set(peers.map((peer) => peer.port));
+    const wanted = (line: string) => ports.has(Number(/:(\d+) ->/.exec(line)?.[1]));
+    const deadline = Date.now() + 5000;
+    while (server.stdout.slice(from).filter(wanted).length < 400 && Date.now() < deadline) await sleep(20);
+    const logged = server.stdout.slice(from).filter(wanted);
+    assert.equal(logged.length, 400);
+    for (const line of logged) assert.match(line, /^Server: request "SEND_(DATE|TIME)" from 127\.0\.0\.1:\d+ -> (\d{4}-\d{2}-\d{2}|\d{2}:\d{2}:\d{2})$/);
+    for (const peer of peers) peer.close();
   });
 });
 
@@ -302,7 +293,7 @@ describe("the client", () => {
     // Not one reply: the server cannot be reached, which every client reports with exit 1.
     assert.equal(run.code, 1, run.err);
     assert.equal(run.stderr.length, 1, run.err);
-    assert.match(run.err, new RegExp(`no reply to any of 2 request\\(s\\) from 127\\.0\\.0\\.1:${silent.port};`));
+    assert.match(run.err, new RegExp(`no reply to any of 2 requests from 127\\.0\\.0\\.1:${silent.port};`));
     assert.doesNotMatch(run.err, /^\s+at /m);
     assert.equal(run.stdout.length, 2, run.out);
     for (const line of run.stdout) {
@@ -371,12 +362,23 @@ describe("the client", () => {
     fake.close();
   });
 
+  test("a --min-delay above --max-delay means the same range, as random.uniform(a, b) does", async () => {
+    const fake = await UdpPeer.open();
+    fake.socket.on("message", (bytes, sender) => fake.send(bytes.toString() === "SEND_DATE" ? "2020-02-20" : "20:20:20", sender.port));
+    const run = await runScript(CLIENT, ["--port", String(fake.port), "--count", "2", "--min-delay", "0.4", "--max-delay", "0.3"]);
+    assert.equal(run.code, 0, run.err);
+    const [first, second] = fake.received.map((datagram) => datagram.at);
+    assert.ok(second! - first! >= 280, `pause ${second! - first!} ms`);
+    fake.close();
+  });
+
   test("--help exits 0; an unknown flag and bad values exit 2 with one line naming the flag", async () => {
     const cases: [string[], RegExp][] = [
       [["--bogus"], /--bogus/],
       [["--count", "2.5"], /--count/],
       [["--min-delay=-1"], /--min-delay/],
-      [["--min-delay", "3", "--max-delay", "1"], /--min-delay.*--max-delay/],
+      [["--max-delay", "x"], /--max-delay/],
+      [["--timeout", "0"], /--timeout/],
       [["--port", "0"], /--port/],
     ];
     const [help, ...runs] = await inBatches([[["--help"], /./] as [string[], RegExp], ...cases], ([args]) => runScript(CLIENT, args, { ms: 30000 }));
