@@ -1,531 +1,431 @@
-// bench/chat.ts — the chat room benchmark (`npm run bench:chat`): how many lines per second
-// the Q8 server fans out, how late they arrive, and how much memory a member costs.
+// bench/chat.ts — the chat room benchmark (`npm run bench:chat`): our Q8 server beside the
+// lab's threaded Python design and ngIRCd (a C IRC daemon), in one run, on this machine.
 //
-// For each --clients N and each of --runs K runs it:
-//   1. starts a fresh server (`node --import tsx q8/Chat_Server.ts --port 0`, or the Python
-//      anchor with --server python) and reads HOST:PORT from its first line
-//   2. starts the load generator, bench/load.ts, as a separate process (so that it does not
-//      share the server's event loop), which logs in N members, then lets S senders send M
-//      lines each at full speed and then paced at R lines/s, and reports deliveries, order
-//      errors, latency, the server's memory (/proc/PID/status) and both processes' CPU time
-//   3. stops both (also on failure, timeout or Ctrl-C)
-// Then idle runs: --idle N (and N/2) members log in and do nothing -> the server's RSS per
-// idle connection 0.5 s after the joins and after a full garbage collection, and the
-// marginal cost of a member (the growth at N minus the growth at N/2).
-// It prints a Markdown table of the medians of the K runs.
+// The load comes from ../shared/bench/chatbench.c, a C generator (epoll, one thread) that
+// checks every delivery (sender, never echoed, order per sender) and keeps up with ~20 M
+// deliveries/s on one core, so the server, not the generator, is the limit. It is copied
+// into .cache/bench (git-ignored; ../shared may be read-only) and built there with `make`.
 //
-//   $ npm run bench:chat                                  # N = 10, 100, 500; ~3 minutes
-//   $ npm run bench:chat -- --clients 500 --runs 1 --mode full
-//   $ npm run bench:chat -- --server node,python         # the threaded Python anchor too
+// Workloads (in each run a fresh server per workload and server, servers in rotating order):
+//   pair    2 members, 1 sender, one message in flight (--window 1): the cost of ONE message.
+//           Twice: server and generator pinned to one core, then to two (on this VM a wakeup
+//           across cores costs more than the message; unpinned, the scheduler decides).
+//   paced   N = 100 and 500 members, 10 senders x 20 lines/s: latency in a busy classroom
+//   full    N = 500, 10 senders at full speed: throughput
+//   idle    N = 1000 members log in and do nothing: the server's RSS per member
+// Server CPU per delivery = the server's CPU time (/proc, all its threads) / deliveries.
+// Ours and Python's print every message, one line at a time, to a file (PYTHONUNBUFFERED=1
+// for Python); ngIRCd logs no messages.
+//
+//   $ npm run bench:chat                       # 3 runs, medians; about 6 minutes
+//   $ npm run bench:chat -- --quick            # 1 run, short workloads: does it all work?
+//   $ npm run bench:chat -- --workloads pair --also lean=.cache/lean.ts   # an idea, beside
+//
+// Progress goes to stderr, the Markdown table to stdout, every generator record to --out.
 
-import { Buffer } from "node:buffer";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import fs from "node:fs";
+import net from "node:net";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-
 const usage = `Usage: npm run bench:chat -- [options]
-  --clients LIST     members logged in, comma-separated (default 10,100,500;
-                     "" = none, only the idle runs)
-  --senders S        how many members send (default 10)
-  --messages M       lines per sender per mode (default 200)
-  --rate R           lines/s per sender in paced mode (default 20)
-  --mode LIST        full, paced or full,paced (default full,paced)
-  --warmup W         lines per sender sent (unreported) before the modes, to warm up
-                     the server's JIT compiler (default 50; 0 = none)
-  --idle N           also an idle run: N members log in, memory per idle connection
-                     (default 1000; 0 = no idle run). Also an idle run with N/2 members,
-                     each on a fresh server: (RSS at N − RSS at N/2) / (N/2) = the marginal
-                     cost of one more member
-  --settle S         in the idle run, read the RSS again S seconds after the joins
-                     (default 0 = don't). Either way the Node server's RSS is read
-                     once more after a full garbage collection, asked for through its
-                     inspector (node --inspect=127.0.0.1:0, idle runs only)
-  --runs K           runs per setting; the table shows medians (default 3)
-  --server LIST      node (q8/Chat_Server.ts), python (bench/python_threaded_server.py)
-                     or node,python (default node)
-  --server-file F    run this TypeScript server instead of q8/Chat_Server.ts
-  --timeout S        bound on each phase, in seconds (default 60)
-  --node-options S   extra options for the Node server, space-separated
-                     (e.g. "--max-semi-space-size=1" to see what V8's heap sizing costs)
-  --cpu-prof DIR     write a V8 CPU profile of each Node server run into DIR
-                     (node --cpu-prof; open it in Chrome DevTools or VS Code)
-  --help             show this help
-Progress goes to stderr, the Markdown table to stdout.`;
+  --runs K          runs of every workload and server; the table shows medians (default 3)
+  --quick           1 run, short workloads (about a minute): to see that everything works
+  --servers LIST    ours, python, ngircd (default: all three)
+  --workloads LIST  pair, paced, full, idle (default: all)
+  --also NAME=FILE  one more TypeScript server, run like ours (repeatable): side by side
+  --node-options S  extra node options for our servers, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"
+  --shared DIR      where chatbench.c and the reference servers are (default ../shared/bench)
+  --out FILE        append every generator record (one JSON line each) to FILE
+  --timeout S       bound on each generator run, in seconds (default 120)
+  --help            show this help`;
 
-let values;
-try {
-  ({ values } = parseArgs({
-    options: {
-      clients: { type: "string", default: "10,100,500" },
-      senders: { type: "string", default: "10" },
-      messages: { type: "string", default: "200" },
-      rate: { type: "string", default: "20" },
-      mode: { type: "string", default: "full,paced" },
-      warmup: { type: "string", default: "50" },
-      idle: { type: "string", default: "1000" },
-      settle: { type: "string", default: "0" },
-      runs: { type: "string", default: "3" },
-      server: { type: "string", default: "node" },
-      "server-file": { type: "string", default: "q8/Chat_Server.ts" },
-      timeout: { type: "string", default: "60" },
-      "cpu-prof": { type: "string" },
-      "node-options": { type: "string", default: "" },
-      help: { type: "boolean" },
-    },
-  }));
-} catch (error) {
-  console.error(`bench: ${(error as Error).message.split(". ")[0]} (see --help)`);
-  process.exit(2);
-}
+const values = flags();
 if (values.help) {
   console.log(usage);
   process.exit(0);
 }
-const clientCounts = values.clients.split(",").filter((text) => text !== "").map((text) => wholeNumber("clients", text, 2, 9999));
-const senders = wholeNumber("senders", values.senders, 1, 9999);
-const messages = wholeNumber("messages", values.messages, 1, 1_000_000);
-const rate = Number(values.rate);
-if (!(rate > 0 && rate <= 100_000)) fail(`invalid --rate '${values.rate}': expected a number of lines per second`);
-const modes = values.mode.split(",");
-for (const mode of modes) if (mode !== "full" && mode !== "paced") fail(`invalid --mode '${mode}': expected full, paced or full,paced`);
-const warmup = wholeNumber("warmup", values.warmup, 0, 1_000_000);
-const idleCount = values.idle === "0" ? 0 : wholeNumber("idle", values.idle, 2, 9999);
-const settle = wholeNumber("settle", values.settle, 0, 600);
-const runs = wholeNumber("runs", values.runs, 1, 100);
-const servers = values.server.split(",");
-for (const server of servers) if (server !== "node" && server !== "python") fail(`invalid --server '${server}': expected node, python or node,python`);
-const serverFile = values["server-file"];
-const timeoutSeconds = wholeNumber("timeout", values.timeout, 1, 3600);
+const quick = values.quick;
+const runs = quick ? 1 : Number(values.runs);
+const timeout = Number(values.timeout);
+if (!Number.isInteger(runs) || runs < 1 || !(timeout > 0)) fail("--runs, --timeout: a number", 2);
 const nodeOptions = values["node-options"].split(" ").filter((option) => option !== "");
-const profileDirectory = values["cpu-prof"] === undefined ? undefined : path.resolve(values["cpu-prof"]);
 
-// Every child we start is killed when we leave, however we leave (an error, a timeout,
-// Ctrl-C): a benchmark must not leave a server holding ports and a core behind it.
-const children = new Set<ChildProcess>();
-function killChildren() {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+// ---------------------------------------------------------------------------------------
+// The generator and the reference servers, copied and built in .cache/bench.
+
+const cache = path.join(ROOT, ".cache", "bench");
+const generator = path.join(cache, "chatbench");
+if (fs.existsSync(path.join(values.shared, "chatbench.c"))) {
+  fs.mkdirSync(cache, { recursive: true });
+  for (const file of ["chatbench.c", "Makefile", "py_chat_server.py", "ngircd.conf"]) {
+    const from = path.join(values.shared, file);
+    const to = path.join(cache, file);
+    const same = fs.existsSync(to) && fs.readFileSync(from, "utf8") === fs.readFileSync(to, "utf8");
+    if (!same) fs.cpSync(from, to); // a new time stamp: make rebuilds
+  }
+  const compiler = process.env.CC ?? "cc";
+  if (installed(compiler, ["--version"])) {
+    execFileSync("make", ["-s", "-C", cache, "chatbench", `CC=${compiler}`], { stdio: "inherit" });
+  } else note(`no C compiler (${compiler}; apt-get install gcc): using the chatbench built before`);
+} else note(`no chatbench.c in ${values.shared} (see --shared): using the chatbench built before`);
+if (!fs.existsSync(generator)) fail(`no load generator (${generator}): nothing to measure`, 1);
+
+// A lab-protocol server takes --port 0 and names its port in its first line; ngIRCd (irc)
+// is given a free port in a copy of its config, and is ready when a connection succeeds.
+type Server = { name: string; argv: (port: number) => string[]; env?: NodeJS.ProcessEnv;
+  irc?: boolean };
+const scratch = fs.mkdtempSync(path.join(tmpdir(), "bench-chat-"));
+const servers: Server[] = [];
+for (const name of values.servers.split(",")) {
+  if (name === "ours") servers.push({ name, argv: typeScript("q8/Chat_Server.ts") });
+  else if (name === "python") {
+    // The interpreter itself, not a wrapper script (pyenv's): its PID is then the server's.
+    const found = spawnSync("python3", ["-c", "import sys; print(sys.executable)"]);
+    const python = String(found.stdout).trim();
+    const script = path.join(cache, "py_chat_server.py");
+    if (found.status === 0) {
+      servers.push({ name, argv: (port) => [python, script, "--port", `${port}`, "--nodelay"],
+        env: { ...process.env, PYTHONUNBUFFERED: "1" } }); // one write per log line, like ours
+    } else note("python3 not found: the threaded Python server is left out");
+  } else if (name === "ngircd") {
+    if (installed("ngircd", ["--version"])) servers.push({ name, argv: ngircd, irc: true });
+    else note("ngIRCd is not installed (apt-get install ngircd): its column is left out");
+  } else fail(`unknown server '${name}' (ours, python, ngircd)`, 2);
 }
-// The servers' console output goes to a file in here (see `Spawned`); removed at the end.
-const scratch = mkdtempSync(path.join(tmpdir(), "bench-chat-"));
+for (const also of values.also) {
+  const [name, file] = also.split("=");
+  if (!name || !file || !fs.existsSync(file)) fail(`--also ${also}: expected NAME=FILE`, 2);
+  servers.push({ name, argv: typeScript(path.resolve(file)) });
+}
+
+function typeScript(file: string) {
+  return (port: number) =>
+    [process.execPath, ...nodeOptions, "--import", "tsx", file, "--port", `${port}`];
+}
+function ngircd(port: number): string[] {
+  const config = path.join(scratch, `ngircd-${port}.conf`);
+  const text = fs.readFileSync(path.join(cache, "ngircd.conf"), "utf8");
+  fs.writeFileSync(config, text.replace(/Ports = \d+/, `Ports = ${port}`));
+  return ["ngircd", "-n", "-f", config];
+}
+
+// ---------------------------------------------------------------------------------------
+// The workloads: chatbench's arguments, and the cores the two processes are pinned to.
+
+type Workload = { name: string; kind: string; args: string[]; warm?: string[][];
+  serverCpu?: number; generatorCpu?: number };
+const size = (full: number, small: number) => String(quick ? small : full);
+// The pair is measured warm: two unreported runs first, on connections of their own. V8
+// compiles the hot code on worker threads (the server's CPU too) for ~0.2 s into each of
+// the first two runs ("wrong map" for the second run's new sockets), not in the third.
+const pairArgs = (messages: string) =>
+  ["--clients", "2", "--senders", "1", "--window", "1", "--messages", messages];
+const pair = { kind: "pair", args: pairArgs(size(20_000, 5_000)),
+  warm: [pairArgs("5000"), pairArgs("5000")] };
+const paced = (n: number) => ["--clients", `${n}`, "--senders", "10", "--rate", "20",
+  "--messages", size(100, 40), "--warmup", "20"];
+const workloads: Workload[] = [];
+const wanted = values.workloads.split(",");
+if (wanted.includes("pair") && installed("taskset", ["-V"]) && availableParallelism() >= 2) {
+  workloads.push({ name: "pair, one core", ...pair, serverCpu: 1, generatorCpu: 1 });
+  workloads.push({ name: "pair, two cores", ...pair, serverCpu: 1, generatorCpu: 0 });
+} else if (wanted.includes("pair")) workloads.push({ name: "pair", ...pair });
+for (const n of wanted.includes("paced") ? [100, 500] : []) {
+  workloads.push({ name: `paced, N = ${n}`, kind: "paced", args: paced(n) });
+}
+if (wanted.includes("full")) {
+  workloads.push({ name: "full speed, N = 500", kind: "full", args: ["--clients", "500",
+    "--senders", "10", "--messages", size(500, 200), "--warmup", "100"] });
+}
+if (wanted.includes("idle")) {
+  workloads.push({ name: `idle, N = ${size(1000, 500)}`, kind: "idle",
+    args: ["--clients", size(1000, 500), "--messages", "0"] });
+}
+if (workloads.length === 0 || servers.length === 0) fail("nothing to measure (see --help)", 2);
+
+// ---------------------------------------------------------------------------------------
+// One session: a fresh server, one generator run against it, the server stopped. Every
+// child is stopped when we leave, however we leave.
+
+const children = new Set<ChildProcess>();
 process.on("exit", () => {
-  killChildren();
-  rmSync(scratch, { recursive: true, force: true });
+  for (const child of children) killGroup(child, "SIGKILL");
+  fs.rmSync(scratch, { recursive: true, force: true });
 });
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(signal, () => {
-    console.error(`bench: ${signal}, stopping`);
-    killChildren();
+    note(`${signal}: stopping`);
     process.exit(130);
   });
 }
 
-// Each member is one file descriptor in the server and one in the generator. If the soft
-// limit (`ulimit -n`) is too low we raise it for the children only, through bash's ulimit.
-const largestN = Math.max(...clientCounts, idleCount);
-const neededFiles = largestN + 256;
-const [softFiles, hardFiles] = openFileLimits();
-let wrap = (argv: string[]) => argv;
-if (softFiles < neededFiles) {
-  if (hardFiles < neededFiles) fail(`${largestN} members need ${neededFiles} open files, but the hard limit is ${hardFiles} (ulimit -Hn)`);
-  wrap = (argv) => ["bash", "-c", `ulimit -n ${neededFiles} && exec "$0" "$@"`, ...argv];
-}
+type Json = Record<string, any>; // a chatbench record
+type Result = { server: string; workload: Workload; record?: Json; error?: string };
 
-// ---------------------------------------------------------------------------------------
-
-/** A child process whose output we keep line by line, with bounded waits. */
-class Spawned {
-  readonly child: ChildProcess;
-  readonly stdout: string[] = [];
-  readonly stderr: string[] = [];
-  #firstLine: Promise<string>;
-  #exited: Promise<number | null>;
-
-  /**
-   * Starts `argv`. With `stdoutFile`, the child's stdout goes to that file instead of a pipe:
-   * the server prints a line per chat message, and a pipe whose reader (this process) is
-   * slow to be scheduled on a busy machine would block those writes and slow the server down.
-   */
-  constructor(argv: string[], stdoutFile?: string, onStdoutLine?: (line: string) => void) {
-    const stdoutFd = stdoutFile === undefined ? undefined : openSync(stdoutFile, "w");
-    this.child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ["pipe", stdoutFd ?? "pipe", "pipe"] });
-    if (stdoutFd !== undefined) closeSync(stdoutFd); // the child has its own copy
-    children.add(this.child);
-    this.child.stdin!.on("error", () => {});
-    this.#exited = new Promise((resolve) => this.child.on("exit", (code) => {
-      children.delete(this.child);
-      resolve(code);
-    }));
-    this.child.on("error", () => {}); // a missing binary shows up as an exit code below
-    if (stdoutFile === undefined) {
-      let resolveFirst: (line: string) => void;
-      this.#firstLine = new Promise((resolve) => (resolveFirst = resolve));
-      this.#collect(this.child.stdout!, this.stdout, (line) => {
-        resolveFirst(line);
-        onStdoutLine?.(line);
-      });
-    } else {
-      this.#firstLine = firstLineOf(stdoutFile, this.#exited);
-    }
-    this.#collect(this.child.stderr!, this.stderr, () => {});
-  }
-
-  // We keep the last lines, for error messages.
-  #collect(stream: NodeJS.ReadableStream, into: string[], onLine: (line: string) => void) {
-    let pending = "";
-    stream.on("data", (bytes: Buffer) => {
-      pending += bytes.toString("utf8");
-      const parts = pending.split("\n");
-      pending = parts.pop()!;
-      for (const line of parts) {
-        onLine(line);
-        into.push(line);
-      }
-      if (into.length > 2000) into.splice(0, into.length - 1000);
-    });
-  }
-
-  /** The WebSocket address that `node --inspect` prints on stderr. */
-  async inspectorUrl(ms: number): Promise<string> {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      const url = this.stderr.map((line) => /ws:\/\/\S+/.exec(line)?.[0]).find((found) => found !== undefined);
-      if (url !== undefined) return url;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    throw new Error(`no inspector address on the server's stderr within ${ms / 1000} s`);
-  }
-
-  firstLine(ms: number): Promise<string> {
-    return race(this.#firstLine, ms, () => `no first line from the server within ${ms / 1000} s: ${this.stderr.slice(-5).join(" | ")}`);
-  }
-
-  exit(ms: number): Promise<{ code: number | null }> {
-    return race(this.#exited.then((code) => ({ code })), ms, () => {
-      this.child.kill("SIGKILL");
-      return `the load generator did not finish within ${ms / 1000} s`;
-    });
-  }
-
-  async stop() {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill("SIGTERM");
-    try {
-      await race(this.#exited, 5000, () => "");
-    } catch {
-      this.child.kill("SIGKILL");
-      await this.#exited;
-    }
-  }
-}
-
-type Json = Record<string, unknown>;
-interface Row {
-  server: string;
-  clients: number;
-  mode: string;
-  phases: Json[]; // one per run (a "phase" record of bench/load.ts)
-  joins: Json[]; // one per run (its "joined" record)
-  failures: string[];
-}
-const rows = new Map<string, Row>();
-function row(server: string, clients: number, mode: string): Row {
-  const key = `${server} ${clients} ${mode}`;
-  let found = rows.get(key);
-  if (!found) rows.set(key, (found = { server, clients, mode, phases: [], joins: [], failures: [] }));
-  return found;
-}
-
-const loadBefore = loadavg();
-const started = Date.now();
-for (const server of servers) {
-  for (const clients of clientCounts) {
-    for (let run = 1; run <= runs; run++) {
-      await oneSession(server, clients, modes, `${server} N=${clients} run ${run}/${runs}`, modes.map((mode) => row(server, clients, mode)));
-    }
-  }
-  if (idleCount > 0) {
-    // N/2 and N alternate, so that a change in the machine's load affects both alike.
-    for (let run = 1; run <= runs; run++) {
-      for (const count of [Math.floor(idleCount / 2), idleCount]) {
-        await oneSession(server, count, ["idle"], `${server} idle N=${count} run ${run}/${runs}`, [row(server, count, "idle")]);
-      }
-    }
-  }
-}
-const loadAfter = loadavg();
-
-/** One server, one generator: N joins, then the send phases; results go into `into`. */
-async function oneSession(server: string, clients: number, sessionModes: string[], label: string, into: Row[]) {
-  let serverProcess: Spawned | undefined;
-  let generator: Spawned | undefined;
+async function session(server: Server, workload: Workload, run: number): Promise<Result> {
+  const log = path.join(scratch, `${server.name}.log`);
+  const pin = (cpu?: number) => (cpu === undefined ? [] : ["taskset", "-c", `${cpu}`]);
+  const fixedPort = server.irc ? await freePort() : undefined;
+  const argv = [...pin(workload.serverCpu), ...server.argv(fixedPort ?? 0)];
+  // The server's console goes to a file: a pipe that we read would make it wait for us.
+  const output = [fs.openSync(log, "w"), fs.openSync(`${log}.err`, "w")];
+  const child = spawn(argv[0]!, argv.slice(1), {
+    cwd: ROOT, env: server.env, detached: true, // its own process group: stopped as a whole
+    stdio: ["ignore", ...output],
+  });
+  output.forEach((fd) => fs.closeSync(fd)); // the child has its own copies
+  children.add(child);
+  child.on("error", () => {}); // a missing program shows up as an early exit below
   try {
-    // Idle runs of the Node server get its inspector, so that the generator can ask for a
-    // full garbage collection before and after the joins (bench/load.ts, --gc-url).
-    const collect = server === "node" && sessionModes[0] === "idle";
-    serverProcess = await startServer(server, collect);
-    const address = await serverProcess.firstLine(20_000);
-    const match = /(\S+):(\d+)/.exec(address);
-    if (!match) throw new Error(`the server's first line names no HOST:PORT: "${address}"`);
-    const host = match[1]!.replace(/^\[|\]$/g, "");
-    const args = [
-      "--host", host === "0.0.0.0" ? "127.0.0.1" : host, "--port", match[2]!,
-      "--clients", String(clients), "--senders", String(senders), "--messages", String(messages),
-      "--rate", String(rate), "--warmup", String(warmup), "--modes", sessionModes.join(","), "--server-pid", String(serverProcess.child.pid),
-      "--join-timeout", String(timeoutSeconds), "--phase-timeout", String(timeoutSeconds),
-      ...(sessionModes[0] === "idle" ? ["--settle", String(settle)] : []),
-      ...(collect ? ["--gc-url", await serverProcess.inspectorUrl(10_000)] : []),
-    ];
-    // The generator reports each phase as one JSON line as soon as it is over.
-    let phaseIndex = 0;
-    let joined: Json | undefined;
-    let reportedError: string | undefined;
-    const onRecord = (line: string) => {
-      let record: Json;
-      try {
-        record = JSON.parse(line) as Json;
-      } catch {
-        return;
-      }
-      if (record.type === "joined") {
-        joined = record;
-        for (const target of into) target.joins.push(record);
-        if (sessionModes[0] === "idle") into[0]!.phases.push(record);
-        progress(`${label}: ${clients} joined in ${fixed(record.joinSeconds, 2)} s, server RSS ${kib(record.rssBeforeKiB)} -> ${kib(record.rssAfterKiB)} (${kib(record.rssPerConnectionKiB)}/connection)` +
-          (record.rssSettledKiB === null || record.rssSettledKiB === undefined ? "" : `, ${kib(record.rssSettledKiB)} after ${record.settleSeconds} s (${kib(record.rssSettledPerConnectionKiB)}/connection)`) +
-          (record.rssCollectedKiB === null || record.rssCollectedKiB === undefined ? "" : `, ${kib(record.rssCollectedKiB)} after a full GC (${kib(record.rssCollectedPerConnectionKiB)}/connection)`) +
-          `, CPU server ${fixed(record.serverCpuSeconds, 2)} s / generator ${fixed(record.generatorCpuSeconds, 2)} s`);
-      } else if (record.type === "phase") {
-        into[phaseIndex++]?.phases.push(record);
-        progress(`${label}: ${record.mode}: ${record.received}/${record.expected} delivered, ${rateText(record.deliveriesPerSecond)}, p50 ${ms(record.p50ms)}, p99 ${ms(record.p99ms)}` +
-          `, CPU server ${fixed(record.serverCpuSeconds, 2)} s / generator ${fixed(record.generatorCpuSeconds, 2)} s in ${fixed(record.wallSeconds, 2)} s` +
-          `, first copy p50 ${ms(record.firstP50ms)} p99 ${ms(record.firstP99ms)}, generator loop delay p99 ${ms(record.genLoopDelayP99ms)}` +
-          (record.problem ? ` — ${record.problem}` : "") + problems(record));
-      } else if (record.type === "error") {
-        reportedError = String(record.message);
-      }
-    };
-    // Node 20 has WebSocket (for --gc-url) only behind a flag; later versions have it anyway.
-    const webSocketFlag = typeof WebSocket === "undefined" ? ["--experimental-websocket", "--no-warnings"] : [];
-    generator = new Spawned(wrap([process.execPath, ...webSocketFlag, "--import", "tsx", path.join(ROOT, "bench/load.ts"), ...args]), undefined, onRecord);
-    const pacedSeconds = sessionModes.includes("paced") ? messages / rate : 0;
-    const budgetMs = (timeoutSeconds * (2 + sessionModes.length) + pacedSeconds + 30) * 1000; // joins, warm-up, modes
-    const { code } = await generator.exit(budgetMs);
-    await new Promise((resolve) => setImmediate(resolve)); // its last output line, if still in flight
-    if (reportedError !== undefined) throw new Error(reportedError);
-    if (code !== 0 || !joined) throw new Error(`the load generator exited with code ${code}: ${generator.stderr.slice(-5).join(" | ")}`);
-    if (serverProcess.child.exitCode !== null || serverProcess.child.signalCode !== null) {
-      throw new Error(`the server died during the run (${serverProcess.child.exitCode ?? serverProcess.child.signalCode}): ${serverProcess.stderr.slice(-5).join(" | ")}`);
+    const port = await listening(child, fixedPort, log);
+    const common = [...pin(workload.generatorCpu), generator, "--port", `${port}`, "--server-pid",
+      `${child.pid}`, "--proto", server.irc ? "irc" : "lab", "--timeout", `${timeout}`];
+    for (const args of workload.warm ?? []) {
+      const warm = await runGenerator([...common, ...args]);
+      if (!warm.ok) throw new Error(`in the warm-up: ${warm.error}`);
     }
+    const record = await runGenerator([...common, ...workload.args, "--label", server.name,
+      "--tag", `workload=${workload.name}`, "--tag", `run=${run}`,
+      ...(values.out === undefined ? [] : ["--out", path.resolve(values.out)])]);
+    return { server: server.name, workload, record, error: record.ok ? undefined : record.error };
   } catch (error) {
-    const message = (error as Error).message;
-    progress(`${label}: FAILED: ${message}`);
-    for (const target of into) target.failures.push(message);
-    if (serverProcess && serverProcess.stderr.length > 0) progress(`  server stderr: ${serverProcess.stderr.slice(-5).join(" | ")}`);
+    return { server: server.name, workload, error: (error as Error).message };
   } finally {
-    generator?.child.kill("SIGKILL");
-    if (serverProcess) await serverProcess.stop();
+    await stop(child);
   }
 }
 
-function startServer(server: string, inspect: boolean): Promise<Spawned> {
-  const argv = server === "node"
-    ? [process.execPath, ...nodeOptions, ...(profileDirectory ? ["--cpu-prof", "--cpu-prof-dir", profileDirectory] : []),
-      ...(inspect ? ["--inspect=127.0.0.1:0"] : []), "--import", "tsx", path.resolve(ROOT, serverFile), "--port", "0"]
-    : ["python3", path.join(ROOT, "bench/python_threaded_server.py"), "--port", "0"];
-  return Promise.resolve(new Spawned(wrap(argv), path.join(scratch, "server-stdout.txt")));
-}
-
-// ---------------------------------------------------------------------------------------
-// The table.
-
-const lines: string[] = [];
-lines.push(`| server | N | mode | deliveries expected / received | lost / reordered / dup | deliveries/s | p50 | p99 | server RSS per connection | CPU: server / generator |`);
-lines.push(`| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |`);
-for (const { server, clients, mode, phases, joins, failures } of rows.values()) {
-  const name = server === "node" ? (serverFile === "q8/Chat_Server.ts" ? "Node (q8/Chat_Server.ts)" : `Node (${serverFile})`) : "Python, threaded";
-  const perConnection = kib(median(joins.map((join) => join.rssPerConnectionKiB)));
-  const failed = failures.length > 0 ? ` (${failures.length} run${failures.length > 1 ? "s" : ""} failed)` : "";
-  if (mode === "idle") {
-    lines.push(`| ${name} | ${clients} | idle | – | – | – | – | – | ${perConnection}${failed} | – |`);
-    continue;
-  }
-  const senderCount = Number(phases[0]?.senders ?? Math.min(senders, clients));
-  const label = mode === "paced" ? `paced ${rate}/s × ${senderCount}` : `full speed × ${senderCount}`;
-  if (phases.length === 0) {
-    lines.push(`| ${name} | ${clients} | ${label} | – | – | – | – | – | ${perConnection} | – |${failed}`);
-    continue;
-  }
-  const expected = phases.map((phase) => Number(phase.expected));
-  const received = phases.map((phase) => Number(phase.received));
-  const worst = received.indexOf(Math.min(...received));
-  const delivery = received.every((value, i) => value === expected[i])
-    ? `${group(expected[0]!)} / ${group(received[0]!)}`
-    : `${group(expected[worst]!)} / **${group(received[worst]!)}** (worst run)`;
-  const sum = (key: string) => phases.reduce((total, phase) => total + Number(phase[key] ?? 0), 0);
-  const errors = `${sum("lost")} / ${sum("reordered")} / ${sum("duplicates")}` +
-    (sum("disconnects") > 0 ? `, ${sum("disconnects")} dropped` : "") + (sum("echoed") > 0 ? `, ${sum("echoed")} echoed` : "");
-  const serverShare = median(phases.map((phase) => (phase.serverCpuSeconds === null ? null : Number(phase.serverCpuSeconds) / Number(phase.wallSeconds))));
-  const generatorShare = median(phases.map((phase) => Number(phase.generatorCpuSeconds) / Number(phase.wallSeconds)));
-  lines.push(`| ${name} | ${clients} | ${label} | ${delivery} | ${errors} | ${rateText(median(phases.map((phase) => phase.deliveriesPerSecond)))} | ` +
-    `${ms(median(phases.map((phase) => phase.p50ms)))} | ${ms(median(phases.map((phase) => phase.p99ms)))} | ${perConnection} | ` +
-    `${percent(serverShare)} / ${percent(generatorShare)}${failed} |`);
-}
-
-// The idle runs' memory, each figure with its own definition (medians of the runs).
-const memoryLines: string[] = [];
-const idleRows = [...rows.values()].filter((entry) => entry.mode === "idle" && entry.joins.length > 0);
-for (const { server, clients, joins } of idleRows) {
-  const name = server === "node" ? "Node" : "Python, threaded";
-  const m = (key: string) => median(joins.map((join) => join[key]));
-  // The marginal cost: this row against the N/2 row of the same server. Each run's growth
-  // (RSS after − RSS before, in its own process) is compared, because the starting RSS of
-  // two fresh servers differs by several MiB.
-  const half = idleRows.find((other) => other.server === server && other.clients === Math.floor(clients / 2));
-  const growth = (joinRecords: Json[] | undefined, key: string) =>
-    median((joinRecords ?? []).map((join) => (typeof join[key] === "number" && typeof join.rssBeforeKiB === "number" ? join[key] - join.rssBeforeKiB : null)));
-  const marginal = (key: string) => {
-    const at = growth(joins, key);
-    const atHalf = growth(half?.joins, key);
-    return at === null || atHalf === null ? "–" : kib((at - atHalf) / (clients - Math.floor(clients / 2)));
-  };
-  const collected = m("rssCollectedKiB") !== null;
-  memoryLines.push(`| ${name} | ${clients} | ${mib(m("rssBeforeKiB"))} | ${mib(m("rssAfterKiB"))} | ${kib(m("rssPerConnectionKiB"))} | ` +
-    (settle > 0 ? `${kib(m("rssSettledPerConnectionKiB"))} | ` : "") +
-    `${collected ? `**${kib(m("rssCollectedPerConnectionKiB"))}**` : "–"} | ` +
-    `${half ? [marginal("rssAfterKiB"), ...(settle > 0 ? [marginal("rssSettledKiB")] : []), ...(collected ? [marginal("rssCollectedKiB")] : [])].join(" / ") : "–"} |`);
-}
-
-const cpuModel = cpus()[0]?.model ?? "unknown CPU";
-const serverVersion = servers.includes("node") ? ` ${serverFile} at ${gitVersion(serverFile)};` : "";
-console.log(`Chat benchmark: ${senders} senders × ${messages} lines per mode; paced = ${rate} lines/s per sender; ` +
-  `medians of ${runs} run${runs > 1 ? "s" : ""};${serverVersion} ${cpus().length} × ${cpuModel}, Node ${process.version}; ` +
-  `load average ${loadBefore[0]!.toFixed(2)} before, ${loadAfter[0]!.toFixed(2)} after; ${((Date.now() - started) / 1000).toFixed(0)} s.`);
-console.log("");
-console.log(lines.join("\n"));
-console.log("");
-console.log("deliveries/s = chat lines received by all members together, from the first send to the last delivery; " +
-  "p50/p99 = receive time − send time (one clock: senders and receivers share the generator process); " +
-  "RSS per connection = (server VmRSS 0.5 s after the joins − before) / N; CPU = share of one core during the send phase.");
-if (memoryLines.length > 0) {
-  console.log("");
-  const settled = settle > 0 ? [`per connection, ${settle} s later`] : [];
-  console.log(`| server | N idle | RSS before | RSS 0.5 s after the joins | per connection, 0.5 s after the joins | ${settled.map((text) => `${text} | `).join("")}` +
-    `per connection, after a full GC | marginal (growth at N − growth at N/2) / (N/2): ${["0.5 s after", ...(settle > 0 ? [`${settle} s later`] : []), "after a full GC"].join(" / ")} |`);
-  console.log(`| --- | ---: | ---: | ---: | ---: | ${settled.map(() => "---: | ").join("")}---: | ---: |`);
-  console.log(memoryLines.join("\n"));
-  console.log("");
-  console.log("RSS before = the server's VmRSS before anyone connected, after a full garbage collection (Node; the Python server frees memory at once); " +
-    "per connection, 0.5 s after the joins = (RSS then − RSS before) / N: includes the young generation V8 grew while it wrote the N²/2 join announcements; " +
-    (settle > 0 ? "S s later = the same, read once more after S seconds without traffic; " : "") +
-    "after a full GC = the same after HeapProfiler.collectGarbage through the server's inspector (what V8's memory reducer does by itself 30–60 s into idleness): what the members themselves take; " +
-    "marginal = median RSS growth (within one server) at N minus the same at N/2 (separate fresh servers, same waits), per added member.");
-}
-// Exit 1 when any run failed or any line was lost, reordered, duplicated, echoed or stray.
-const anyFailure = [...rows.values()].some((entry) => entry.failures.length > 0 ||
-  entry.phases.some((phase) => phase.type === "phase" && (Number(phase.received) !== Number(phase.expected) ||
-    ["reordered", "duplicates", "echoed", "strays", "unexpectedLines", "disconnects"].some((key) => Number(phase[key]) > 0))));
-process.exitCode = anyFailure ? 1 : 0;
-
-// ---------------------------------------------------------------------------------------
-// Helpers.
-
-/** Polls `file` until it holds a whole first line (or the process exits). */
-async function firstLineOf(file: string, exited: Promise<unknown>): Promise<string> {
-  let gone = false;
-  void exited.then(() => (gone = true));
-  const deadline = Date.now() + 60_000; // firstLine() gives up earlier; this only ends the polling
+/** The server's port, once it listens (at most 20 s). */
+async function listening(child: ChildProcess, port: number | undefined, log: string) {
+  const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
-    const text = readFileSync(file, "utf8");
-    const newline = text.indexOf("\n");
-    if (newline !== -1) return text.slice(0, newline);
-    if (gone) throw new Error(`the server exited before printing its address${text ? `: "${text}"` : ""}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`the server exited: ${tail(`${log}.err`) || tail(log)}`);
+    }
+    if (port === undefined) {
+      const lines = fs.readFileSync(log, "utf8").split("\n");
+      if (lines.length > 1) { // a whole first line
+        const found = /(?:\d+\.\d+\.\d+\.\d+|localhost|\[[0-9a-f:]*\]):(\d+)/i.exec(lines[0]!);
+        if (found === null) throw new Error(`no HOST:PORT in the first line: ${lines[0]}`);
+        return Number(found[1]);
+      }
+    } else {
+      const socket = net.connect(port, "127.0.0.1");
+      const connected = await Promise.race([once(socket, "connect").then(() => true, () => false),
+        new Promise((resolve) => setTimeout(resolve, 1000, false))]);
+      socket.destroy();
+      if (connected) return port;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error("no first line from the server");
+  throw new Error("the server did not listen within 20 s");
 }
 
-function race<T>(promise: Promise<T>, ms: number, why: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(why())), ms)))]).finally(() => clearTimeout(timer));
+/** Runs chatbench to its JSON record; its own --timeout bounds it, ours 10 s later. */
+async function runGenerator(argv: string[]): Promise<Json> {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"],
+    detached: true });
+  children.add(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (chunk) => (stdout += chunk));
+  child.stderr!.on("data", (chunk) => (stderr += chunk));
+  const timer = setTimeout(() => killGroup(child, "SIGKILL"), (timeout + 10) * 1000);
+  const [code] = await once(child, "close");
+  clearTimeout(timer);
+  children.delete(child);
+  const last = stdout.trim().split("\n").pop()!;
+  if (!last.startsWith("{")) throw new Error(`chatbench exited with ${code}: ${stderr.trim()}`);
+  return JSON.parse(last) as Json;
 }
 
-function openFileLimits(): [number, number] {
+/** SIGTERM to the server's process group; SIGKILL if it is still there 5 s later. */
+async function stop(child: ChildProcess) {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = once(child, "exit");
+    killGroup(child, "SIGTERM");
+    const timer = setTimeout(() => killGroup(child, "SIGKILL"), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+  children.delete(child);
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals) {
   try {
-    const match = /Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/.exec(readFileSync("/proc/self/limits", "utf8"));
-    if (match) return [Number(match[1]) || Infinity, Number(match[2]) || Infinity];
-  } catch {
-    // not Linux: assume the limits are fine, the joins would fail loudly otherwise
-  }
-  return [Infinity, Infinity];
+    process.kill(-child.pid!, signal);
+  } catch {} // already gone
 }
 
-/** The last commit of `file`, with "+ uncommitted changes" when the working copy differs. */
-function gitVersion(file: string): string {
+/** A port that was free a moment ago, for ngIRCd. */
+async function freePort(): Promise<number> {
+  const probe = net.createServer().listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const port = (probe.address() as net.AddressInfo).port;
+  probe.close();
+  await once(probe, "close");
+  return port;
+}
+
+// ---------------------------------------------------------------------------------------
+// The table: medians of the runs (lowest–highest), one column per server, and the goal.
+
+type Value = (record: Json) => number;
+const p50: Value = (record) => record.lat_ms.p50;
+const p99: Value = (record) => record.lat_ms.p99;
+const cpu: Value = (record) => (record.server_cpu_pct / 100 / record.deliveries_per_s) * 1e6;
+const rate: Value = (record) => record.deliveries_per_s / 1e6;
+const rss: Value = (record) => record.rss_per_conn_kb;
+const ms = (x: number) => (x < 1 ? x.toFixed(3) : x.toFixed(1));
+const us = (x: number) => x.toFixed(x < 1 ? 2 : 1);
+
+/** The values of one metric over the runs that worked. */
+function samples(workload: Workload, server: string, value: Value): number[] {
+  return results.filter((r) => r.workload === workload && r.server === server && !r.error)
+    .map((r) => value(r.record!)).filter((x) => Number.isFinite(x));
+}
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+const medianOf = (workload: Workload, server: string, value: Value) =>
+  median(samples(workload, server, value));
+function cell(workload: Workload, server: string, value: Value, format: (x: number) => string) {
+  const xs = samples(workload, server, value);
+  if (xs.length === 0) return "–";
+  const range = xs.length > 1 ? ` (${format(Math.min(...xs))}–${format(Math.max(...xs))})` : "";
+  return `${format(median(xs))}${range}`;
+}
+/** "goal — met" or "goal — not met"; only the goal when a figure is missing. */
+function goal(text: string, workload: Workload, value: Value, limit: number, atMost = true) {
+  const ours = medianOf(workload, "ours", value);
+  if (Number.isNaN(ours) || Number.isNaN(limit)) return text;
+  return `${text} — ${(atMost ? ours <= limit : ours >= limit) ? "met" : "not met"}`;
+}
+
+type Row = { label: string; cell: (w: Workload, server: string) => string;
+  goal: (w: Workload) => string };
+const latencyRow: Row = {
+  label: "p50 / p99 latency, ms",
+  cell: (w, server) => samples(w, server, p50).length === 0 ? "–"
+    : `${ms(medianOf(w, server, p50))} / ${cell(w, server, p99, ms)}`,
+  goal: (w) => w.kind === "pair" ? goal("p99 ≤ 0.1 ms", w, p99, 0.1)
+    : goal("p99 ≤ Python's", w, p99, medianOf(w, "python", p99)),
+};
+const cpuRow: Row = {
+  label: "server CPU per delivery, µs",
+  cell: (w, server) => cell(w, server, cpu, us),
+  goal: (w) => w.kind === "pair" ? goal("≤ Python's", w, cpu, medianOf(w, "python", cpu)) : "–",
+};
+const rateRow: Row = {
+  label: "deliveries/s",
+  cell: (w, server) => cell(w, server, rate, (x) => `${x.toFixed(2)} M`),
+  goal: (w) => goal("≥ 10 × ngIRCd", w, rate, 10 * medianOf(w, "ngircd", rate), false),
+};
+const rssRow: Row = {
+  label: "server RSS per idle member, KiB",
+  cell: (w, server) => cell(w, server, rss, (x) => x.toFixed(1)),
+  goal: () => "–",
+};
+const rowsOf: Record<string, Row[]> = { pair: [latencyRow, cpuRow], paced: [latencyRow, cpuRow],
+  full: [rateRow, cpuRow], idle: [rssRow] };
+
+function table(): string {
+  const names = servers.map((server) => server.name);
+  const load = (l: number[]) => l[0]!.toFixed(2);
+  const lines = [
+    `Chat benchmark, ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC: ` +
+      `${runs} run(s), medians (lowest–highest); load average ${load(loadBefore)} before, ` +
+      `${load(loadavg())} after; ${availableParallelism()} CPUs; node ${process.version}`,
+    "",
+    `| workload | ${names.join(" | ")} | goal |`,
+    `| --- | ${names.map(() => "---:").join(" | ")} | --- |`,
+  ];
+  for (const w of workloads) {
+    for (const row of rowsOf[w.kind]!) {
+      const cells = names.map((name) => row.cell(w, name));
+      lines.push(`| ${w.name}: ${row.label} | ${cells.join(" | ")} | ${row.goal(w)} |`);
+    }
+  }
+  for (const failed of results.filter((result) => result.error !== undefined)) {
+    lines.push("", `- failed: ${failed.server}, ${failed.workload.name}: ${failed.error}`);
+  }
+  return lines.join("\n");
+}
+
+/** One line of progress per session. */
+function summary(result: Result): string {
+  if (result.error !== undefined) return `FAILED: ${result.error}`;
+  const record = result.record!;
+  const load = `load ${loadavg()[0]!.toFixed(2)}`;
+  if (result.workload.kind === "idle") return `${us(rss(record))} KiB per member (${load})`;
+  return `${Math.round(record.deliveries_per_s)} deliveries/s, p50 ${ms(p50(record))} ` +
+    `p99 ${ms(p99(record))} ms, server CPU ${Math.round(record.server_cpu_pct)}% = ` +
+    `${cpu(record).toFixed(2)} µs/delivery (${load})`;
+}
+
+// ---------------------------------------------------------------------------------------
+
+function flags() {
   try {
-    const commit = execFileSync("git", ["log", "-1", "--format=%h", "--", file], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--", file], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
-    return `${commit || "no commit"}${dirty ? " + uncommitted changes" : ""}`;
-  } catch {
-    return "unknown version";
+    return parseArgs({
+      options: {
+        runs: { type: "string", default: "3" },
+        quick: { type: "boolean", default: false },
+        servers: { type: "string", default: "ours,python,ngircd" },
+        workloads: { type: "string", default: "pair,paced,full,idle" },
+        also: { type: "string", multiple: true, default: [] },
+        "node-options": { type: "string", default: "" },
+        shared: { type: "string", default: path.resolve(ROOT, "../shared/bench") },
+        out: { type: "string" },
+        timeout: { type: "string", default: "120" },
+        help: { type: "boolean", default: false },
+      },
+    }).values;
+  } catch (error) {
+    fail(`${(error as Error).message.split(". ")[0]} (see --help)`, 2);
   }
 }
-
-function median(values: unknown[]): number | null {
-  const numbers = values.filter((value): value is number => typeof value === "number" && Number.isFinite(value)).sort((a, b) => a - b);
-  if (numbers.length === 0) return null;
-  const middle = numbers.length >> 1;
-  return numbers.length % 2 ? numbers[middle]! : (numbers[middle - 1]! + numbers[middle]!) / 2;
+function installed(program: string, args: string[]): boolean {
+  return spawnSync(program, args, { stdio: "ignore" }).error === undefined;
 }
-
-function problems(record: Json): string {
-  const parts: string[] = [];
-  for (const key of ["lost", "reordered", "duplicates", "echoed", "strays", "unexpectedLines", "disconnects"]) {
-    if (Number(record[key]) > 0) parts.push(`${key} ${record[key]}`);
-  }
-  if (Array.isArray(record.unexpectedSamples) && record.unexpectedSamples.length > 0) parts.push(`e.g. ${record.unexpectedSamples[0]}`);
-  return parts.length > 0 ? ` — ${parts.join(", ")}` : "";
+function tail(file: string): string {
+  if (!fs.existsSync(file)) return "";
+  return fs.readFileSync(file, "utf8").trim().split("\n").slice(-3).join(" | ");
 }
-
-function progress(text: string) {
+function note(text: string) {
   console.error(`bench: ${text}`);
 }
-
-function fixed(value: unknown, digits: number): string {
-  return typeof value === "number" ? value.toFixed(digits) : "?";
-}
-function group(value: number): string {
-  return value.toLocaleString("en-US");
-}
-function mib(value: unknown): string {
-  return typeof value === "number" ? `${(value / 1024).toFixed(1)} MiB` : "?";
-}
-function kib(value: unknown): string {
-  return typeof value === "number" ? `${value.toFixed(1)} KiB` : "?";
-}
-function ms(value: unknown): string {
-  return typeof value === "number" ? `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms` : "–";
-}
-function percent(value: number | null): string {
-  return value === null ? "?" : `${Math.round(value * 100)}%`;
-}
-function rateText(value: unknown): string {
-  if (typeof value !== "number") return "–";
-  return value >= 1e6 ? `${(value / 1e6).toFixed(2)} M/s` : `${(value / 1e3).toFixed(0)} k/s`;
+function fail(text: string, code: number): never {
+  note(text);
+  process.exit(code);
 }
 
-function wholeNumber(name: string, text: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) fail(`invalid --${name} '${text}': expected a whole number from ${min} to ${max}`);
-  return value;
-}
+// ---------------------------------------------------------------------------------------
+// The run: every workload for every server, `runs` times over, interleaved.
 
-function fail(message: string): never {
-  console.error(`bench: ${message} (see --help)`);
-  process.exit(2);
+const results: Result[] = [];
+const startedAt = new Date();
+const loadBefore = loadavg();
+note(`${runs} run(s) x ${workloads.length} workloads x ${servers.length} servers; ` +
+  `load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`);
+for (let run = 1; run <= runs; run++) {
+  for (const workload of workloads) {
+    // The servers' order rotates, so that none always runs first (or last) after a change.
+    for (let i = 0; i < servers.length; i++) {
+      const server = servers[(i + run - 1) % servers.length]!;
+      const result = await session(server, workload, run);
+      results.push(result);
+      note(`run ${run}/${runs} ${workload.name}, ${server.name}: ${summary(result)}`);
+    }
+  }
 }
+console.log(table());
