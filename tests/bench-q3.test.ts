@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import process from "node:process";
@@ -36,9 +36,20 @@ test("bench:q3 --help exits 0 and names its flags", async () => {
 test("without a C compiler, bench:q3 says so in one line and exits 1, having started nothing", async (t) => {
   const out = mkdtempSync(path.join(tmpdir(), "bench-q3-"));
   t.after(() => rmSync(out, { recursive: true, force: true }));
-  const run = await bench(["--out", out], { CC: path.join(out, "no-such-cc") });
+  // A stand-in for ../shared/bench, which a fresh checkout (CI) may not have beside it.
+  for (const file of ["udpbench.c", "py_q3_server.py"]) writeFileSync(path.join(out, file), "");
+  const run = await bench(["--out", out, "--shared", out], { CC: path.join(out, "no-such-cc") });
   assert.equal(run.code, 1, run.stderr);
   assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
   assert.match(run.stderr, /^bench:q3: no C compiler .*no-such-cc.* nothing measured/);
+  assert.equal(run.stdout, "");
+});
+
+test("without ../shared/bench, bench:q3 names the missing file in one line and exits 1", async (t) => {
+  const out = mkdtempSync(path.join(tmpdir(), "bench-q3-"));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
+  const run = await bench(["--out", out, "--shared", path.join(out, "nowhere")]);
+  assert.equal(run.code, 1, run.stderr);
+  assert.match(run.stderr.trim(), /^bench:q3: \S*nowhere\S*udpbench\.c not found \(see --shared\)$/);
   assert.equal(run.stdout, "");
 });
