@@ -37,12 +37,11 @@ await connected(clientSocket, flags.host, port, seconds);
 clientSocket.write(flags.message);
 // Python:  data = s.recv(1024)
 // One "data" event is whatever has arrived, like recv(1024); connected()'s timer bounds the wait.
-const [reply] = await Promise.race([once(clientSocket, "data"), once(clientSocket, "end")])
-  .catch((error: Error) => [error.message]);
-if (!Buffer.isBuffer(reply)) {
-  console.error(`Client: no reply from ${flags.host}:${port} (${reply ?? "it hung up"})`);
+const hungUp = once(clientSocket, "end").then(() => { throw new Error("it hung up"); });
+const [reply] = (await Promise.race([once(clientSocket, "data"), hungUp]).catch((error: Error) => {
+  console.error(`Client: no reply from ${flags.host}:${port} (${error.message})`);
   process.exit(1);
-}
+})) as [Buffer];
 console.log(`CLIENT RECEIVED: ${reply.toString()}`);
 
 // Close the connection.

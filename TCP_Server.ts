@@ -53,21 +53,22 @@ welcomeSocket.close();
 // Python:  data = conn.recv(1024)
 // One "data" event is whatever bytes have arrived, like recv(1024): we reply to it at once,
 // not waiting for the client to close. "end" first is Python's empty read (it hung up).
-const firstRead = Promise.race([once(connectionSocket, "data"), once(connectionSocket, "end")]);
-const [data] = await firstRead.catch((error: Error) => [error.message]);
-if (!Buffer.isBuffer(data)) {
-  console.error(`Server: the client sent nothing (${data ?? "it closed the connection"})`);
+const hungUp = once(connectionSocket, "end")
+  .then(() => Promise.reject(new Error("it closed the connection")));
+const firstRead = Promise.race([once(connectionSocket, "data"), hungUp]);
+const [data] = (await firstRead.catch((error: Error) => {
+  console.error(`Server: the client sent nothing (${error.message})`);
   process.exit(1);
-}
+})) as [Buffer];
 console.log(`SERVER RECEIVED: ${data.toString()}`);
 // Python:  conn.send("Whose there?".encode())
-// end() queues the reply, like send(), then TCP's FIN; "finish" says the kernel has it all.
-connectionSocket.end("Whose there?");
-await once(connectionSocket, "finish");
+// write() queues the reply and returns; the kernel sends it as soon as it can.
+connectionSocket.write("Whose there?");
 
 // Close the connection.
 // Python:  conn.close()
-connectionSocket.destroy();
+// end() sends TCP's FIN right behind the reply; destroy() frees the socket once both are out.
+connectionSocket.end(() => connectionSocket.destroy());
 
 // ---- Helpers, copied into every script that needs them (each stays standalone) ----
 

@@ -37,7 +37,7 @@ const [data, addr] = (await once(clientSocket, "message").catch((error: Error) =
 clearTimeout(timer);
 console.log(`Client received MESSAGE= ${data.toString()} from ADDR= ${addr.address}:${addr.port}`);
 
-// Close the socket.
+// Close the connection (the template's words: for UDP, this closes the socket).
 // Python:  s.close()
 clientSocket.close();
 

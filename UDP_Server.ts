@@ -50,7 +50,7 @@ const sendError = await new Promise((done) =>
   serverSocket.send("Ok", addr.port, addr.address, done));
 if (sendError) throw sendError;
 
-// Close the socket.
+// Close the connection (the template's words: for UDP, this closes the socket).
 // Python:  s.close()
 serverSocket.close();
 console.log(`Server: replied "Ok" and closed the socket`);

@@ -20,7 +20,7 @@ import dgram from "node:dgram";
 import { lookup } from "node:dns/promises";
 import { on } from "node:events";
 import process from "node:process";
-import { setTimeout } from "node:timers/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 
 // The command line replaces the template's hard-coded `host` and `port`, and sets Q3's loop.
@@ -37,20 +37,24 @@ const where = `${flags.host}:${port}`;
 const count = flags.count === "forever" ? Infinity : positiveNumber("count", flags.count, true);
 const timeout = positiveNumber("timeout", flags.timeout, false);
 // A pause may be 0, which positiveNumber() refuses. Like random.uniform(), either may be larger.
-const [minDelay, maxDelay] = (["min-delay", "max-delay"] as const).map((flag) =>
-  /^0+\.?0*$/.test(flags[flag]) ? 0 : positiveNumber(flag, flags[flag], false)) as [number, number];
+function pause(flag: "min-delay" | "max-delay"): number {
+  return /^0+\.?0*$/.test(flags[flag]) ? 0 : positiveNumber(flag, flags[flag], false);
+}
+const minDelay = pause("min-delay");
+const maxDelay = pause("max-delay");
 
 // Python:  host = 'localhost'   (a reply is recognised by its source address: a numeric IP)
 const server = await lookup(flags.host).catch((error: Error) => {
   console.error(`Client: cannot find the server ${where}: ${error.message} (check --host)`);
   process.exit(1);
 });
+const serverIsAnyAddress = server.address === "0.0.0.0" || server.address === "::";
 
 // Q3: "The Client runs in a loop where it generates multiple such requests."
 let answered = 0;
 for (let sent = 0; sent < count; sent++) {
   // Python:  time.sleep(random.uniform(1, 2))   (Node cannot block: this pauses only the loop)
-  if (sent > 0) await setTimeout(1000 * (minDelay + Math.random() * (maxDelay - minDelay)));
+  if (sent > 0) await sleep(1000 * (minDelay + Math.random() * (maxDelay - minDelay)));
 
   // Step 1: Create a socket.
   // Python:  s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -62,8 +66,8 @@ for (let sent = 0; sent < count; sent++) {
   // Python:  s.sendto(random.choice(["SEND_DATE", "SEND_TIME"]).encode(), (host, port))
   // send() queues the datagram and returns; a failure (no route, say) comes to the callback.
   const request = Math.random() < 0.5 ? "SEND_DATE" : "SEND_TIME";
-  let failure = null as Error | null;
-  clientSocket.send(request, port, server.address, (error) => (failure = error));
+  let failure: Error | null = null;
+  clientSocket.send(request, port, server.address, (error) => { failure = error; });
 
   // Python:  s.settimeout(timeout)
   //          data, addr = s.recvfrom(1024)
@@ -74,8 +78,7 @@ for (let sent = 0; sent < count; sent++) {
   let reply: string | undefined;
   try {
     for await (const [datagram, sender] of datagrams as AsyncIterable<[Buffer, dgram.RemoteInfo]>) {
-      const any = server.address === "0.0.0.0" || server.address === "::";
-      if ((sender.address === server.address || any) && sender.port === port) {
+      if ((sender.address === server.address || serverIsAnyAddress) && sender.port === port) {
         reply = datagram.toString("utf8");
         break;
       }
@@ -94,7 +97,7 @@ for (let sent = 0; sent < count; sent++) {
     console.log(`Client: ${request} -> no reply from ${where} ${why}; check --host and --port`);
   }
 
-  // Close the socket.
+  // Close the connection (the template's words: for UDP, this closes the socket).
   // Python:  s.close()
   clientSocket.close();
 }

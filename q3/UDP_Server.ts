@@ -29,6 +29,9 @@ const usage = `Usage: npx tsx q3/UDP_Server.ts [--host H] [--port P]   (SEND_DAT
 
 const flags = readFlags({ host: "127.0.0.1", port: "43388" });
 const port = portNumber(flags.port, 0);
+// Ctrl-C (SIGINT) or `kill` (SIGTERM) ends the server (see the close, at the end). Listening
+// for them from the start means that a signal right after our first line is handled too.
+const stopped = Promise.race([once(process, "SIGINT"), once(process, "SIGTERM")]);
 
 // Step 1: create a socket.
 // Python:  s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -59,7 +62,9 @@ console.log(`Server started on ${bound.address}:${bound.port} ...waiting for req
 // request itself: the lines of one event-loop turn go out together, right after it.
 const logLines: string[] = [];
 const writeLog = () => process.stdout.write(`${logLines.splice(0).join("\n")}\n`);
-const log = (line: string) => logLines.push(line) === 1 && setImmediate(writeLog);
+function log(line: string) { // a turn's first line schedules the write for right after it
+  if (logLines.push(line) === 1) setImmediate(writeLog);
+}
 serverSocket.on("message", (datagram, sender) => {
   const request = datagram.toString("utf8");
   const reply = replyTo(request, new Date());
@@ -68,8 +73,9 @@ serverSocket.on("message", (datagram, sender) => {
   // send() queues the reply; a failure comes to the callback, and a sender that cannot be
   // answered at all (port 0) throws. Either way we log it and wait for the next request.
   const from = `${sender.address}:${sender.port}`;
-  const failed = (error: Error | null) =>
-    error && console.error(`Server: no reply to ${from}: ${error.message}`);
+  const failed = (error: Error | null) => {
+    if (error) console.error(`Server: no reply to ${from}: ${error.message}`);
+  };
   try {
     serverSocket.send(reply, sender.port, sender.address, failed);
   } catch (error) {
@@ -89,7 +95,7 @@ serverSocket.on("error", (error: NodeJS.ErrnoException) => {
 // Python:  s.close()
 // The template closes after its one exchange; this server closes when Ctrl-C (SIGINT) or
 // `kill` (SIGTERM) stops it.
-const [signal] = await Promise.race([once(process, "SIGINT"), once(process, "SIGTERM")]);
+const [signal] = await stopped;
 serverSocket.close();
 if (logLines.length > 0) writeLog();
 console.log(`Server: ${signal} received, socket closed, exiting`);

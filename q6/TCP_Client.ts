@@ -29,13 +29,14 @@ const EXPRESSION = /^\s*([+-]?(?:\d+\.?\d*|\.\d+))\s+([-+*/])\s+([+-]?(?:\d+\.?\
 
 if (isMainModule()) {
   const flags = readFlags({ host: "127.0.0.1", port: "43390", name: "", timeout: "5" });
-  const [host, port] = [flags.host, portNumber(flags.port, 1)];
+  const host = flags.host;
+  const port = portNumber(flags.port, 1);
 
   // Step 1: Create a socket.
   // Python:  s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
   const clientSocket = new net.Socket();
 
-  // Step 2: Connect it to the server process.
+  // Step 2: Connect it to the server process. (We need to know the server's hostname and port.)
   // Python:  s.connect((host, port))
   // connect() returns at once; connected() (below) awaits TCP's handshake, for --timeout s.
   clientSocket.connect({ host, port });
@@ -46,7 +47,8 @@ if (isMainModule()) {
   // Step 3: Send and receive data.
   // Python:  s.send(name.encode())
   // One message per line, ending in "\n": the server cuts TCP's byte stream at each one.
-  clientSocket.write(`${flags.name.replace(/\s+/g, " ").trim() || "Calculator client"}\n`);
+  const clientName = flags.name.replace(/\s+/g, " ").trim() || "Calculator client";
+  clientSocket.write(`${clientName}\n`);
 
   // readline gives the typed lines; on a terminal, show() prints above its `> ` prompt row.
   const onTerminal = process.stdin.isTTY === true; // the contract: a prompt when stdin is one
@@ -69,12 +71,18 @@ if (isMainModule()) {
     show(`Client: the server at ${host}:${port} ${why}; the session is over`, process.stderr);
     process.exit(1);
   };
-  (async () => {
-    for await (const reply of readLines(clientSocket, 65536)) {
-      show(printable(reply));
-      replies.emit("reply");
+  async function receiveReplies() {
+    try {
+      for await (const reply of readLines(clientSocket, 65536)) {
+        show(printable(reply));
+        replies.emit("reply");
+      }
+      over("closed the connection");
+    } catch (error) {
+      over(`failed: ${(error as Error).message}`);
     }
-  })().then(() => over("closed the connection"), (error) => over(`failed: ${error.message}`));
+  }
+  void receiveReplies();
 
   // Ctrl-C (readline's "SIGINT" on a terminal) leaves at once, queued or not: `q` goes out.
   const interrupted = () => clientSocket.end("q\n", () => process.exit(0));
@@ -84,7 +92,8 @@ if (isMainModule()) {
   // Python:  while True:
   //              line = input("> ")
   // We loop right after creating `input` (no await between), so that no line is lost.
-  input.on("line", () => prompting && input.prompt()).prompt(); // a fresh `> ` under each line
+  input.on("line", () => { if (prompting) input.prompt(); }); // a fresh `> ` under each line
+  input.prompt();
   for await (const line of input) {
     if (line.trim() === "q") break;
     // Q6: "if the input is not correctly formatted, a warning is displayed to the user".
@@ -104,7 +113,7 @@ if (isMainModule()) {
   // Close the connection.
   // Python:  s.close()
   leaving = true; // `q` or the end of input (Ctrl-D, a pipe's end): the server closes after it
-  clientSocket.write("q\n");
+  clientSocket.write("q\n"); // the server closes first; receiving the FIN ends this process
 }
 
 export { EXPRESSION, readLines };
@@ -159,11 +168,8 @@ async function connected(socket: net.Socket, host: string, port: number, seconds
   });
 }
 
-/**
- * TCP framing: yields the socket's lines, cut at the byte "\n" BEFORE decoding (a character
- * split between two reads is joined up first), without a trailing "\r". A line over
- * `maxLineBytes` bytes (not counting that "\r") throws RangeError("line too long").
- */
+/** TCP framing: the socket's lines, cut at the byte "\n" BEFORE decoding (a character split
+ * between two reads is joined up first), without a "\r"; past `maxLineBytes`: "line too long". */
 async function* readLines(socket: net.Socket, maxLineBytes: number): AsyncGenerator<string> {
   let pending: Buffer = Buffer.alloc(0);
   // `destroyOnReturn: false`: leaving the loop early must not destroy the socket; the caller

@@ -53,6 +53,9 @@ if (isMainModule()) {
   // Step 2: bind the socket to a host and port.                  Python:  s.bind((host, port))
   // Step 3: start listening on this socket for new connections.  Python:  s.listen(1)
   // Node does both in one call, with its own backlog: step 4 queues the clients that wait.
+  // Runs until stopped: Ctrl-C (SIGINT) or `kill` (SIGTERM); exiting closes every socket. Set
+  // before the first line, so that a signal right after it is handled too.
+  process.on("SIGINT", () => process.exit(0)).on("SIGTERM", () => process.exit(0));
   welcomeSocket.listen({ host: flags.host, port: portNumber(flags.port, 0) });
   await once(welcomeSocket, "listening").catch((error: Error) => {
     console.error(`Server: cannot listen on ${flags.host}:${flags.port}: ${error.message}`);
@@ -60,8 +63,6 @@ if (isMainModule()) {
   });
   const { address, port } = welcomeSocket.address() as net.AddressInfo;
   console.log(`Server started on ${address}:${port} ...waiting for a connection from the client`);
-  // Runs until stopped: Ctrl-C (SIGINT) or `kill` (SIGTERM); exiting closes every socket.
-  process.on("SIGINT", () => process.exit(0)).on("SIGTERM", () => process.exit(0));
 
   // Step 4: accept an incoming connection from the client.
   // Python:  while True:
@@ -134,9 +135,9 @@ if (isMainModule()) {
 /** The reply line to one request line: the result, or `ERROR <reason>`. */
 function answer(line: string): string {
   if (line.trim() === "") return "ERROR empty expression";
-  const [, left, op, right] = EXPRESSION.exec(line) ?? [];
-  if (op === undefined) return "ERROR malformed expression: expected <number> <op> <number>";
-  const [a, b] = [Number(left), Number(right)];
+  const match = EXPRESSION.exec(line); // [whole line, left number, operator, right number]
+  if (match === null) return "ERROR malformed expression: expected <number> <op> <number>";
+  const a = Number(match[1]), op = match[2], b = Number(match[3]);
   if (op === "/" && b === 0) return "ERROR division by zero";
   const value = op === "+" ? a + b : op === "-" ? a - b : op === "*" ? a * b : a / b;
   if (!Number.isFinite(value)) return "ERROR result too large"; // beyond a double's range
@@ -186,11 +187,8 @@ function positiveNumber(flag: string, text: string, whole: boolean): number {
   process.exit(2);
 }
 
-/**
- * TCP framing: yields the socket's lines, cut at the byte "\n" BEFORE decoding (a character
- * split between two reads is joined up first), without a trailing "\r". A line over
- * `maxLineBytes` bytes (not counting that "\r") throws RangeError("line too long").
- */
+/** TCP framing: the socket's lines, cut at the byte "\n" BEFORE decoding (a character split
+ * between two reads is joined up first), without a "\r"; past `maxLineBytes`: "line too long". */
 async function* readLines(socket: net.Socket, maxLineBytes: number): AsyncGenerator<string> {
   let pending: Buffer = Buffer.alloc(0);
   // `destroyOnReturn: false`: leaving the loop early must not destroy the socket; the caller

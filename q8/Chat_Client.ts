@@ -1,9 +1,9 @@
 // q8/Chat_Client.ts — a member's window on the Lab 3 chat room (Q8), beside TCP_Client.py.
 //
 // Sequence of steps:
-//   1. create a socket
-//   2. connect it to the server process (we need to know the server's hostname and port)
-//   3. send and receive data
+//   1. Create a socket
+//   2. Connect it to the server process. (We need to know the server's hostname and port.)
+//   3. Send and receive data
 //
 // With the room running (npx tsx q8/Chat_Server.ts) and Voldemort in it, Batman joins:
 //   $ npx tsx q8/Chat_Client.ts --name Batman      # without --name it asks; see also --help
@@ -20,22 +20,23 @@ import { parseArgs } from "node:util";
 const usage = `Usage: npx tsx q8/Chat_Client.ts [--host H] [--port P] [--name NAME] [--timeout S]
 Defaults: 127.0.0.1, 43392, a name asked on stdin, 5 s per connect. quit or Ctrl-D leaves.`;
 const flags = readFlags({ host: "127.0.0.1", port: "43392", name: "", timeout: "5" });
-const [host, port] = [flags.host, portNumber(flags.port, 1)];
+const host = flags.host;
+const port = portNumber(flags.port, 1);
 const timeout = positiveNumber("timeout", flags.timeout, false);
 
-// Step 1: create a socket.
+// Step 1: Create a socket.
 // Python:  s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 // `net.Socket` is a TCP (SOCK_STREAM) socket; its address family follows from the host.
 let clientSocket = new net.Socket();
 
-// Step 2: connect it to the server process (we need to know the server's hostname and port).
+// Step 2: Connect it to the server process. (We need to know the server's hostname and port.)
 // Python:  s.connect((host, port))
 // connect() returns at once; connected() awaits TCP's handshake, or exits 1 saying why.
 clientSocket.connect({ host, port });
 await connected(clientSocket, host, port, timeout);
 clientSocket.setTimeout(0); // connected() left the idle timer armed; a chat may be quiet
 
-// Step 3: send and receive data.
+// Step 3: Send and receive data.
 // Python:  s.send(...) and s.recv(1024)
 // Python would block in input() and recv() on two threads; here both are `await`s on one
 // event loop. readline cuts stdin into lines (queued while we wait) and on a terminal draws `> `
@@ -44,12 +45,19 @@ const onTerminal = process.stdin.isTTY === true && process.stdout.isTTY === true
 if (onTerminal) readline.emitKeypressEvents(process.stdin); // first, so a paste draws as typed
 const rl = readline.createInterface(process.stdin, onTerminal ? process.stdout : undefined);
 const keyboard = rl[Symbol.asyncIterator]();
-let [loggedIn, answering, leaving, typing, answered] = [false, false, false, true, () => {}];
-rl.on("close", () => (typing = false)); // the end of input: no more prompts
+let loggedIn = false; // the server has announced that we joined
+let answering = false; // a login name is out: the next line from the server answers it
+let leaving = false; // we sent `quit`: the server closing the connection is expected
+let typing = true; // stdin is open: keep drawing the `> ` prompt
+let answered = () => {}; // receive() calls it after each line it shows
+rl.on("close", () => { typing = false; }); // the end of input: no more prompts
 
 /** Prints a line; on a terminal, above the typed line (which may wrap over several rows). */
 function show(text: string, output: NodeJS.WriteStream = process.stdout) {
-  if (!onTerminal) return void output.write(`${text}\n`);
+  if (!onTerminal) {
+    output.write(`${text}\n`);
+    return;
+  }
   const rows = rl.getCursorPos().rows; // back to the prompt's first row, and erase from there
   readline.moveCursor(process.stdout, -process.stdout.columns, -rows);
   readline.clearScreenDown(process.stdout);
@@ -62,7 +70,10 @@ async function receive(socket: net.Socket) {
   let why = `Client: the server at ${host}:${port} closed the connection; the chat is over`;
   try {
     for await (const line of readLines(socket, 1 << 20)) {
-      if (answering) [loggedIn, answering] = [!line.startsWith("ERROR"), false]; // or we joined
+      if (answering) { // the answer to our name: ERROR, or the announcement that we joined
+        loggedIn = !line.startsWith("ERROR");
+        answering = false;
+      }
       else if (!loggedIn) continue; // before we sent a name: the server ending an idle login
       show(printable(line));
       answered();
@@ -80,15 +91,18 @@ function leave(code: number, why?: string): never {
 }
 void receive(clientSocket);
 // Ctrl-C (a key to readline on a terminal, else a signal) leaves; in the room, like `quit`.
-const interrupted = () => loggedIn ? rl.close() : leave(0, "Client: you left before logging in");
+function interrupted() {
+  if (loggedIn) rl.close();
+  else leave(0, "Client: you left before logging in");
+}
 for (const source of [rl, process]) source.on("SIGINT", interrupted);
 
 // Log in, then chat (what Q8 adds). The first line is the name (--name, or asked), answered by
 // ERROR (ask again) or our joining; then each typed line, in UTF-8 and ending in "\n" (TCP is a
 // byte stream: the newline ends a message). Every 10 s an empty line says we are still here.
 let loginName = flags.name.trim();
-const heartbeat = setInterval(() => loggedIn && clientSocket.write("\n"), 10_000).unref();
-for (;;) {
+const heartbeat = setInterval(() => { if (loggedIn) clientSocket.write("\n"); }, 10_000).unref();
+while (true) {
   if (!loggedIn && loginName !== "") {
     if (clientSocket.destroyed) { // the server's --login-timeout ended it: steps 1 and 2 again
       clientSocket = new net.Socket().connect({ host, port });
@@ -98,7 +112,8 @@ for (;;) {
     }
     answering = true;
     clientSocket.write(`${loginName}\n`);
-    await new Promise<void>((resolve) => (answered = resolve));
+    await new Promise<void>((resolve) => { answered = resolve; });
+    if (loggedIn) clientSocket.write("\n"); // a first heartbeat at once: now they are expected
     loginName = "";
   }
   if (!loggedIn) show("Enter login name:");
@@ -169,11 +184,8 @@ async function connected(socket: net.Socket, host: string, port: number, seconds
   });
 }
 
-/**
- * TCP framing: yields the socket's lines, cut at the byte "\n" BEFORE decoding (a character
- * split between two reads is joined up first), without a trailing "\r". A line over
- * `maxLineBytes` bytes (not counting that "\r") throws RangeError("line too long").
- */
+/** TCP framing: the socket's lines, cut at the byte "\n" BEFORE decoding (a character split
+ * between two reads is joined up first), without a "\r"; past `maxLineBytes`: "line too long". */
 async function* readLines(socket: net.Socket, maxLineBytes: number): AsyncGenerator<string> {
   let pending: Buffer = Buffer.alloc(0);
   // `destroyOnReturn: false`: leaving the loop early must not destroy the socket; the caller

@@ -10,7 +10,6 @@
 //   Server started on 127.0.0.1:43392 ...waiting for connections
 //   Server: time=10:39:35 Batman has joined. Member count=1 (from 127.0.0.1:45532)
 //   Batman: Anyone here?
-//   Server: SIGINT received; closing the chat room                    (Ctrl-C, exit 0)
 
 import { once } from "node:events";
 import { realpathSync } from "node:fs";
@@ -34,6 +33,7 @@ if (isMainModule()) { // Python:  if __name__ == "__main__":  (the unit tests im
   // Step 1: create a "welcome" socket for listening to new connections.
   // Python:  s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
   const welcomeSocket = net.createServer();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, shutDown); // see end
 
   // Step 2: bind the socket to a host and port.  Python:  s.bind((host, port))
   // Step 3: start listening on this socket for new connections.  Python:  s.listen(1)
@@ -59,9 +59,9 @@ if (isMainModule()) { // Python:  if __name__ == "__main__":  (the unit tests im
     connections.add(connectionSocket);
     // Each line leaves at once (no Nagle delay); TCP keepalive probes a peer idle for 5 s.
     connectionSocket.setNoDelay(true).setKeepAlive(true, 5000).on("error", () => {});
-    const loginTimer = setTimeout(() => member ?? hangUp(connectionSocket, // Limit 1: no name
-      `ERROR no login name within ${loginTimeout} seconds\n`), loginTimeout * 1000);
     let member: Member | undefined, heartbeat: NodeJS.Timeout | undefined, reason = "dropped";
+    const loginTimer = setTimeout(() => hangUp(connectionSocket, // Limit 1: log in in time
+      `ERROR no login name within ${loginTimeout} seconds\n`), loginTimeout * 1000);
     try {
       for await (const line of readLines(connectionSocket, maxLine)) {
         if (connectionSocket.writableEnded) break; // we closed it: what still comes is ignored
@@ -70,8 +70,10 @@ if (isMainModule()) { // Python:  if __name__ == "__main__":  (the unit tests im
         if (problem !== null) { // a bad name: ERROR, then wait for another
           console.log(printable(`Server: refused '${line}' from ${address}: ${problem}`));
           connectionSocket.write(`ERROR ${problem}\n`);
-        } else if (member === undefined) {
-          room.join((member = { name: line, connection: connectionSocket }), `from ${address}`);
+        } else if (member === undefined) { // a good name: a member now, and Limit 1 is over
+          member = { name: line, connection: connectionSocket };
+          room.join(member, `from ${address}`);
+          clearTimeout(loginTimer);
         } else if (line === "quit") {
           reason = "quit";
           break;
@@ -99,14 +101,15 @@ if (isMainModule()) { // Python:  if __name__ == "__main__":  (the unit tests im
     setTimeout(() => socket.destroy(), 2000).unref();
   }
 
-  // Close the socket.  Python:  s.close()  — on Ctrl+C (SIGINT) or SIGTERM: tell, close, exit 0.
-  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => {
+  // Close the connection.  Python:  s.close()  — on SIGINT or SIGTERM: tell, close, exit 0.
+  function shutDown(signal: NodeJS.Signals) {
+    if (!welcomeSocket.listening) process.exit(0); // a second signal, or one before listening
     console.log(`Server: ${signal} received; closing the chat room`);
     room.flush();
     room.members.clear(); // nobody is announced as left
     welcomeSocket.close(); // when every connection has closed too, the process ends (exit 0)
     for (const socket of connections) hangUp(socket, "Server: the chat room is shutting down\n");
-  });
+  }
 }
 
 export type Member = { name: string; connection: // a net.Socket, or a unit test's plain object
@@ -171,7 +174,7 @@ export function nameProblem(name: string, members: { has(key: string): boolean }
   const [key, letters] = [nameKey(name), name.normalize("NFKC")];
   if (key === "" || [...name].length > 32) return "name must be 1 to 32 characters, some visible";
   if (/[\s\p{Cc}]/u.test(name)) return "name must not contain white space or control characters";
-  if (/[\p{Cf}\p{Co}\p{Cs}\p{Cn}]/u.test(name)) return "name has an invisible or unknown character";
+  if (/[\p{C}\uFFFD]/u.test(name)) return "name has an invisible or unknown character";
   if (!oneScript.some((script) => script.test(letters))) return "name mixes letters of two scripts";
   if (key === "server") return "name is reserved for the server";
   return members.has(key) ? "name is already in the room" : null;
@@ -212,11 +215,8 @@ function positiveNumber(flag: string, text: string, whole: boolean): number {
   console.error(`Invalid --${flag} '${text}': expected ${expected} (see --help)`);
   process.exit(2);
 }
-/**
- * TCP framing: yields the socket's lines, cut at the byte "\n" BEFORE decoding (a character
- * split between two reads is joined up first), without a trailing "\r". A line over
- * `maxLineBytes` bytes (not counting that "\r") throws RangeError("line too long").
- */
+/** TCP framing: the socket's lines, cut at the byte "\n" BEFORE decoding (a character split
+ * between two reads is joined up first), without a "\r"; past `maxLineBytes`: "line too long". */
 export async function* readLines(socket: net.Socket, maxLineBytes: number): AsyncGenerator<string> {
   let pending: Buffer = Buffer.alloc(0);
   // `destroyOnReturn: false`: leaving the loop early must not destroy the socket; the caller
