@@ -3,16 +3,12 @@
 // piped standard input, and the client on a real terminal (tmux).
 
 import assert from "node:assert/strict";
-import { execFile, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFile, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
 import * as client from "../q6/TCP_Client.ts";
 import { answer, EXPRESSION, readLines } from "../q6/TCP_Server.ts";
-import { LineSocket, Running, ROOT, closedPort, command, runScript, sleep, socketPair, startServer } from "./helpers.ts";
+import { LineSocket, Running, closedPort, runScript, sleep, socketPair, startServer } from "./helpers.ts";
+import { skipTmux, Terminal } from "./terminal.ts";
 
 const SERVER = "q6/TCP_Server.ts";
 const CLIENT = "q6/TCP_Client.ts";
@@ -444,59 +440,6 @@ describe("q6 client end to end (piped stdin)", () => {
 // ---------------------------------------------------------------------------------------
 // On a real terminal: tmux gives the client a pseudo-terminal and shows us its screen.
 
-const tmuxMissing = spawnSync("tmux", ["-V"], { timeout: 15_000 }).status !== 0;
-const skipTmux = { skip: tmuxMissing ? "tmux not installed (Debian package: tmux)" : false };
-const execFileAsync = promisify(execFile);
-const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
-
-/** A tmux server of our own running the client in a 160x24 pane (asynchronous calls only). */
-class Terminal {
-  readonly socketName = `q6-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  readonly statusFile = path.join(os.tmpdir(), `${this.socketName}.status`); // the exit status
-
-  static async start(args: string[]): Promise<Terminal> {
-    const terminal = new Terminal();
-    const [cmd, argv] = command(CLIENT, args);
-    const shellLine = `cd ${quote(ROOT)} && ${[cmd, ...argv].map(quote).join(" ")}; echo $? > ${quote(terminal.statusFile)}`;
-    await terminal.tmux("-f", "/dev/null", "new-session", "-d", "-s", "q6", "-x", "160", "-y", "24", shellLine,
-      ";", "set-option", "-t", "q6", "remain-on-exit", "on");
-    return terminal;
-  }
-
-  async tmux(...args: string[]): Promise<string> {
-    const { stdout } = await execFileAsync("tmux", ["-L", this.socketName, ...args], { encoding: "utf8", timeout: 10000 });
-    return stdout;
-  }
-
-  /** Types text one key at a time, like a person, then Enter unless `enter` is false. */
-  async type(text: string, enter = true) {
-    for (const key of text) await this.tmux("send-keys", "-t", "q6", "-l", key);
-    if (enter) await this.tmux("send-keys", "-t", "q6", "Enter");
-  }
-
-  async screen() {
-    const rows = (await this.tmux("capture-pane", "-p", "-t", "q6")).split("\n").map((row) => row.trimEnd());
-    while (rows.length > 0 && rows.at(-1) === "") rows.pop();
-    const status = await readFile(this.statusFile, "utf8").catch(() => "");
-    return { rows, exited: status.trim() !== "", status: Number(status) };
-  }
-
-  async waitFor(what: string, done: (screen: Screen) => boolean, ms = 30000): Promise<Screen> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const screen = await this.screen();
-      if (done(screen)) return screen;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; screen:\n${screen.rows.join("\n")}`);
-      await sleep(50);
-    }
-  }
-
-  async kill() {
-    await this.tmux("kill-server").catch(() => {});
-    await rm(this.statusFile, { force: true });
-  }
-}
-type Screen = Awaited<ReturnType<Terminal["screen"]>>;
 
 describe("q6 client on a terminal (tmux)", skipTmux, () => {
   /** A server, and Alice (a raw socket) in session on it, so that the client under test queues. */
@@ -510,13 +453,16 @@ describe("q6 client on a terminal (tmux)", skipTmux, () => {
 
   test("lines typed while queued each keep their prompt, and their replies follow in order", async () => {
     const { server, port, alice } = await busyServer();
-    const terminal = await Terminal.start(["--port", String(port), "--name", "Bob"]);
+    const terminal = await Terminal.start(CLIENT, ["--port", String(port), "--name", "Bob"], 160, 24);
     try {
       await terminal.waitFor("the prompt", (s) => s.rows.at(-1) === ">");
       await terminal.type("1 + 1");
+      await terminal.enter();
       await terminal.waitFor("the queued note", (s) => s.rows.some((row) => row.startsWith("Client: no reply yet")));
       await terminal.type("2 + 2");
+      await terminal.enter();
       await terminal.type("3 + 3");
+      await terminal.enter();
       await terminal.waitFor("both typed lines", (s) => s.rows.at(-2) === "> 3 + 3" && s.rows.at(-1) === ">");
       alice.send("q\n");
       const screen = await terminal.waitFor("the three replies", (s) => s.rows.includes("6"));
@@ -524,6 +470,7 @@ describe("q6 client on a terminal (tmux)", skipTmux, () => {
       assert.deepEqual(rows.filter((row) => !row.startsWith("Client:")), ["> 1 + 1", "> 2 + 2", "> 3 + 3", "2", "4", "6", ">"],
         screen.rows.join("\n"));
       await terminal.type("q");
+      await terminal.enter();
       assert.equal((await terminal.waitFor("the client to exit", (s) => s.exited)).status, 0);
     } finally {
       await terminal.kill();
@@ -534,13 +481,14 @@ describe("q6 client on a terminal (tmux)", skipTmux, () => {
 
   test("Ctrl-C while queued exits at once", async () => {
     const { server, port, alice } = await busyServer();
-    const terminal = await Terminal.start(["--port", String(port), "--name", "Bob"]);
+    const terminal = await Terminal.start(CLIENT, ["--port", String(port), "--name", "Bob"], 160, 24);
     try {
       await terminal.waitFor("the prompt", (s) => s.rows.at(-1) === ">");
       await terminal.type("1 + 1");
+      await terminal.enter();
       await terminal.waitFor("the queued note", (s) => s.rows.some((row) => row.startsWith("Client: no reply yet")));
       const pressed = Date.now();
-      await terminal.tmux("send-keys", "-t", "q6", "C-c");
+      await terminal.press("C-c");
       const end = await terminal.waitFor("the client to exit", (s) => s.exited, 5000);
       assert.equal(end.status, 0);
       assert.ok(Date.now() - pressed < 3000, `exited ${Date.now() - pressed} ms after Ctrl-C`);
@@ -553,12 +501,13 @@ describe("q6 client on a terminal (tmux)", skipTmux, () => {
 
   test("the server-gone notice gets a row of its own, never the half-typed line's", async () => {
     const { server, port } = await startServer(SERVER);
-    const terminal = await Terminal.start(["--port", String(port), "--name", "Bob"]);
+    const terminal = await Terminal.start(CLIENT, ["--port", String(port), "--name", "Bob"], 160, 24);
     try {
       await terminal.waitFor("the prompt", (s) => s.rows.at(-1) === ">");
       await terminal.type("2 * 21");
+      await terminal.enter();
       await terminal.waitFor("the reply", (s) => s.rows.includes("42"));
-      await terminal.type("12 +", false);
+      await terminal.type("12 +");
       await terminal.waitFor("the half-typed line", (s) => s.rows.at(-1) === "> 12 +");
       await server.stop();
       const end = await terminal.waitFor("the client to exit", (s) => s.exited);

@@ -3,17 +3,12 @@
 // LineSocket members on the other side (the framing test scripts a server of its own).
 
 import assert from "node:assert/strict";
-import { execFile, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { readFile, rm } from "node:fs/promises";
 import net from "node:net";
-import os from "node:os";
-import path from "node:path";
-import process from "node:process";
-import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
 import { escape, JOINED, LEFT, login } from "./chat-helpers.ts";
-import { closedPort, command, LineSocket, ROOT, Running, runScript, sleep, startServer } from "./helpers.ts";
+import { closedPort, LineSocket, Running, runScript, sleep, startServer } from "./helpers.ts";
+import { Terminal, tmuxMissing } from "./terminal.ts";
 
 const CLIENT = "q8/Chat_Client.ts";
 // The tests share one room, so the member count depends on who else is in: JOINED and LEFT
@@ -41,85 +36,6 @@ after(async () => {
 
 // ---------------------------------------------------------------------------------------
 // On a real terminal (tmux gives the client a pseudo-terminal and shows us its screen).
-
-const tmuxMissing = spawnSync("tmux", ["-V"], { timeout: 15_000 }).status !== 0;
-const execFileAsync = promisify(execFile);
-
-/**
- * A tmux server of our own (its own socket) running one program in a pane of the given size.
- * Every tmux call is asynchronous: a blocking spawnSync would stall this process's event
- * loop, and with it the sockets and timers of the tests running beside this one.
- */
-class Terminal {
-  readonly socketName = `q8-client-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  // The shell in the pane writes the program's exit status here (tmux's own #{pane_dead_status}
-  // is sometimes left empty when the program exits).
-  readonly statusFile = path.join(os.tmpdir(), `${this.socketName}.status`);
-
-  static async start(file: string, args: string[], width: number, height: number): Promise<Terminal> {
-    const terminal = new Terminal();
-    const [cmd, argv] = command(file, args);
-    const shellLine = `cd ${quote(ROOT)} && ${[cmd, ...argv].map(quote).join(" ")}; echo $? > ${quote(terminal.statusFile)}`;
-    await terminal.tmux("-f", "/dev/null", "new-session", "-d", "-s", "chat", "-x", String(width), "-y", String(height), shellLine, ";", "set-option", "-t", "chat", "remain-on-exit", "on");
-    return terminal;
-  }
-
-  async tmux(...args: string[]): Promise<string> {
-    const { stdout } = await execFileAsync("tmux", ["-L", this.socketName, ...args], { encoding: "utf8", timeout: 10000 });
-    return stdout;
-  }
-
-  /** Types text (literally, one key at a time like a person; no Enter). */
-  async type(text: string) {
-    for (const key of text) await this.tmux("send-keys", "-t", "chat", "-l", key);
-  }
-
-  /** Pastes text in one chunk, as a terminal does when you paste (no Enter). */
-  async paste(text: string) {
-    await this.tmux("set-buffer", "-b", "paste", "--", text);
-    await this.tmux("paste-buffer", "-d", "-b", "paste", "-t", "chat");
-  }
-
-  /** Presses one key by its tmux name, e.g. `C-c`. */
-  async press(key: string) {
-    await this.tmux("send-keys", "-t", "chat", key);
-  }
-
-  async enter() {
-    await this.tmux("send-keys", "-t", "chat", "Enter");
-  }
-
-  /** The screen's rows, trailing blanks removed, and where the cursor is. */
-  async screen() {
-    const rows = (await this.tmux("capture-pane", "-p", "-t", "chat")).split("\n").map((row) => row.trimEnd());
-    const [x, y] = (await this.tmux("display-message", "-p", "-t", "chat", "#{cursor_x} #{cursor_y}")).trim().split(" ");
-    while (rows.length > 0 && rows.at(-1) === "") rows.pop();
-    const status = await readFile(this.statusFile, "utf8").catch(() => "");
-    return { rows, cursorX: Number(x), cursorY: Number(y), exited: status.trim() !== "", status: Number(status) };
-  }
-
-  /** Polls the screen until `done` holds; fails with the screen after `ms`. */
-  async waitFor(what: string, done: (screen: Screen) => boolean, ms = START_MS): Promise<Screen> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const screen = await this.screen();
-      if (done(screen)) return screen;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; screen:\n${screen.rows.join("\n")}`);
-      await sleep(50);
-    }
-  }
-
-  async kill() {
-    await this.tmux("kill-server").catch(() => {});
-    await rm(this.statusFile, { force: true });
-    // tmux leaves its socket file behind; it lives in $TMUX_TMPDIR (default /tmp)/tmux-UID.
-    const socketDir = path.join(process.env.TMUX_TMPDIR ?? "/tmp", `tmux-${process.getuid?.()}`);
-    await rm(path.join(socketDir, this.socketName), { force: true });
-  }
-}
-type Screen = Awaited<ReturnType<Terminal["screen"]>>;
-
-const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
 
 // The tests use different names in the shared room (or their own servers), so they can run
 // side by side: each spends most of its time waiting for a script to start.
