@@ -17,8 +17,8 @@ import { parseArgs } from "node:util";
 const usage = `Usage: npx tsx TCP_Server.ts [--host H] [--port P]
   --host H   address to bind (default 127.0.0.1; 0.0.0.0 accepts other computers)
   --port P   port to bind (default 43389; 0 = any free port)`;
-const { host, port: portFlag } = readFlags({ host: "127.0.0.1", port: "43389" });
-const port = portNumber(portFlag, 0);
+const { host, port: portText } = readFlags({ host: "127.0.0.1", port: "43389" });
+const port = portNumber(portText, 0);
 
 // Step 1: create a "welcome" socket for listening to new connections.
 // Python:  s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -54,7 +54,7 @@ welcomeSocket.close();
 // One "data" event is whatever bytes have arrived, like recv(1024): we reply to it at once,
 // not waiting for the client to close. "end" first is Python's empty read (it hung up).
 const hungUp = once(connectionSocket, "end")
-  .then(() => Promise.reject(new Error("it closed the connection")));
+  .then(() => { throw new Error("it closed the connection"); });
 const firstRead = Promise.race([once(connectionSocket, "data"), hungUp]);
 const [data] = (await firstRead.catch((error: Error) => {
   console.error(`Server: the client sent nothing (${error.message})`);

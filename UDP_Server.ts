@@ -17,8 +17,8 @@ import { parseArgs } from "node:util";
 const usage = `Usage: npx tsx UDP_Server.ts [--host H] [--port P]
   --host H   address to bind (default 127.0.0.1; 0.0.0.0 accepts other computers)
   --port P   port to bind (default 43387; 0 = any free port)`;
-const { host, port: portFlag } = readFlags({ host: "127.0.0.1", port: "43387" });
-const port = portNumber(portFlag, 0);
+const { host, port: portText } = readFlags({ host: "127.0.0.1", port: "43387" });
+const port = portNumber(portText, 0);
 
 // Step 1: create a socket.
 // Python:  s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -60,7 +60,7 @@ if (isMainModule()) {
     output.write(`${erase}${text}\n`);
     if (prompting) input.prompt(true);
   }
-  process.on("exit", () => prompting && process.stdout.write(erase)); // no `> ` left behind
+  process.on("exit", () => { if (prompting) process.stdout.write(erase); }); // no `> ` left
 
   // Each reply is printed as it comes. The server closing ends us: after `q` exit 0, else 1.
   let leaving = false;

@@ -45,6 +45,9 @@ const EXPRESSION = /^\s*([+-]?(?:\d+\.?\d*|\.\d+))\s+([-+*/])\s+([+-]?(?:\d+\.?\
 if (isMainModule()) {
   const flags = readFlags({ host: "127.0.0.1", port: "43390", "idle-timeout": "300" });
   const idleSeconds = positiveNumber("idle-timeout", flags["idle-timeout"], false);
+  // Runs until stopped: Ctrl-C (SIGINT) or `kill` (SIGTERM) exits 0, closing every socket. Set
+  // before the first line is printed, so that a signal right after it counts too.
+  process.on("SIGINT", () => process.exit(0)).on("SIGTERM", () => process.exit(0));
 
   // Step 1: create a "welcome" socket for listening to new connections.
   // Python:  s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -53,9 +56,6 @@ if (isMainModule()) {
   // Step 2: bind the socket to a host and port.                  Python:  s.bind((host, port))
   // Step 3: start listening on this socket for new connections.  Python:  s.listen(1)
   // Node does both in one call, with its own backlog: step 4 queues the clients that wait.
-  // Runs until stopped: Ctrl-C (SIGINT) or `kill` (SIGTERM); exiting closes every socket. Set
-  // before the first line, so that a signal right after it is handled too.
-  process.on("SIGINT", () => process.exit(0)).on("SIGTERM", () => process.exit(0));
   welcomeSocket.listen({ host: flags.host, port: portNumber(flags.port, 0) });
   await once(welcomeSocket, "listening").catch((error: Error) => {
     console.error(`Server: cannot listen on ${flags.host}:${flags.port}: ${error.message}`);
@@ -71,7 +71,9 @@ if (isMainModule()) {
   // and the loop takes the next when a session ends: the others wait, bytes unread, not dropped.
   let serving: string | undefined; // the client of the session in progress
   welcomeSocket.on("connection", (socket: net.Socket) => {
-    // Keepalive resets a vanished client (no FIN, no RST) within ~15 s (docs/runtimes.md).
+    // Keepalive probes an idle connection: a vanished client (no FIN, no RST) fails with
+    // ETIMEDOUT in ~15 s (docs/runtimes.md). The empty listener: a queued client's error is
+    // not a crash (the session loop reads the errors of the client it serves).
     socket.on("error", () => {}).setKeepAlive(true, 5000);
     if (serving) console.log(`Server: ${socket.remoteAddress}:${socket.remotePort} connected`
       + ` and waits until the session with ${serving} ends`);
@@ -108,8 +110,9 @@ if (isMainModule()) {
           break;
         }
         // Python:  conn.send(reply.encode())
-        // write() never blocks as send() does: it queues, returning false when the kernel's
-        // buffer is full; awaiting "drain" then keeps a client that never reads from our memory.
+        // write() never blocks as send() does: it queues, and returns false once Node's queue is
+        // full (the kernel's already is); awaiting "drain" stops a client that never reads from
+        // filling our memory.
         const reply = answer(message);
         console.log(`Server: replied to ${clientName}: ${reply}`);
         if (!connectionSocket.write(`${reply}\n`)) await once(connectionSocket, "drain");
